@@ -1,0 +1,28 @@
+"""API-key check for every /v1 route (health and metrics stay open)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from fastapi import Security
+from fastapi.security import APIKeyHeader
+from pydantic import SecretStr
+
+from api.common.errors import Unauthorized
+
+API_KEY_HEADER = "X-API-Key"
+_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+
+
+def api_key_guard(expected: SecretStr) -> Callable[[str | None], None]:
+    """A dependency that refuses a request whose key is absent or wrong (401)."""
+    secret = expected.get_secret_value().encode()
+
+    def check(provided: str | None = Security(_scheme)) -> None:
+        if not provided:
+            raise Unauthorized(f"missing {API_KEY_HEADER} header")
+        if not hmac.compare_digest(provided.encode(), secret):
+            raise Unauthorized(f"invalid {API_KEY_HEADER}")
+
+    return check

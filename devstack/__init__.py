@@ -1,0 +1,1 @@
+"""The native stack: the compose services run as local processes (see README)."""

@@ -1,0 +1,88 @@
+"""HTTP clients for Sentinel and Scout; every failure becomes a readable ApiError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from api.common.auth import API_KEY_HEADER
+
+
+class ApiError(Exception):
+    """What went wrong calling an API, worded for an analyst, with what to do."""
+
+    def __init__(
+        self, service: str, message: str, hint: str, status: int | None = None
+    ):
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.message = message
+        self.hint = hint
+        self.status = status
+
+
+@dataclass
+class ApiClient:
+    """One API (Sentinel or Scout) reached with its key and a timeout."""
+
+    service: str
+    base_url: str
+    api_key: str
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={API_KEY_HEADER: self.api_key},
+            timeout=self.timeout_s,
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise ApiError(
+                self.service,
+                f"no answer within {self.timeout_s:.0f} s",
+                "The service may be overloaded; try again in a moment.",
+            ) from error
+        except httpx.HTTPError as error:
+            raise ApiError(
+                self.service,
+                "cannot be reached",
+                f"Check that {self.service} runs (`make run`) at {self.base_url}.",
+            ) from error
+        if response.status_code >= 400:
+            raise _error_from_response(self.service, response)
+        if not response.content:
+            return None
+        return response.json()
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+
+def _error_from_response(service: str, response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+        detail = body.get("detail") if isinstance(body, dict) else None
+    except ValueError:
+        detail = None
+    detail = detail if isinstance(detail, str) else response.reason_phrase
+    status = response.status_code
+    if status == 401:
+        hint = "The workbench's API key is not accepted; check the keys in .env."
+    elif status == 404:
+        hint = "It may have been removed or never existed; check the id."
+    elif status in (409, 422):
+        hint = "Correct the input and try again."
+    elif status == 503:
+        hint = f"{service} is running but not ready; see the System page."
+    else:
+        hint = f"Look in {service}'s log for this request."
+    return ApiError(service, f"{detail} (HTTP {status})", hint, status)
