@@ -24,7 +24,10 @@ logger = logging.getLogger(__name__)
 
 # phase -> [(step name, "module:function")]; each function takes the data directory.
 STEPS: dict[str, list[tuple[str, str]]] = {
-    "seed": [],
+    "seed": [
+        ("scout-data", "pipelines.generate_interactions:seed_data"),
+        ("scout-model", "pipelines.train_scout:train_step"),
+    ],
     "traffic": [],
 }
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from qdrant_client import QdrantClient
 
-from api.scout.settings import ScoutSettings
+from api.scout.settings import QdrantSettings
 
 
-def connect_qdrant(settings: ScoutSettings) -> QdrantClient:
+def connect_qdrant(settings: QdrantSettings) -> QdrantClient:
     """A server client when QDRANT_URL is set, otherwise local mode at QDRANT_PATH.
 
     Local mode holds an exclusive lock on its folder: one process at a time, so the
