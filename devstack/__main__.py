@@ -32,7 +32,6 @@ from devstack.processes import (
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP_TIMEOUT_S = 1800.0
-_stop_requested = False
 
 
 def load_config() -> StackConfig:
@@ -85,9 +84,15 @@ def plan_services(config: StackConfig) -> tuple[list[Service], list[Service]]:
     return infrastructure, applications
 
 
+class StopRequested(Exception):
+    """Ctrl-C or SIGTERM (`make stop`) arrived: unwind and stop every child."""
+
+
 def _request_stop(signum: int, frame: object) -> None:
-    global _stop_requested
-    _stop_requested = True
+    # Ignore repeats while we shut down, so a second Ctrl-C cannot orphan children.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise StopRequested
 
 
 def run(config: StackConfig) -> int:
@@ -100,50 +105,72 @@ def run(config: StackConfig) -> int:
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
     try:
-        infrastructure, applications = plan_services(config)
-        check_ports(infrastructure + applications)
-        for service in infrastructure:
-            supervisor.start(service)
-            _say(f"{service.name} ready")
-        commands = entry_points(config)
-        supervisor.run_once(
-            "bootstrap", commands["bootstrap-seed"], BOOTSTRAP_TIMEOUT_S
-        )
-        _say("bootstrap (seed) done")
-        for service in applications:
-            supervisor.start(service)
-            _say(f"{service.name} ready")
-        supervisor.run_once(
-            "bootstrap", commands["bootstrap-traffic"], BOOTSTRAP_TIMEOUT_S
-        )
-        _say("bootstrap (traffic) done")
+        _start_everything(config, supervisor)
         _print_urls(config, time.monotonic() - started_at)
         (config.run_dir / "stack.ready").write_text(str(os.getpid()))
         return _watch(supervisor)
-    except (StackError, StackConfigError):
+    except StopRequested:
+        _say("stop requested")
+        return 0
+    except (StackError, StackConfigError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         (config.run_dir / "stack.ready").unlink(missing_ok=True)
         supervisor.stop_all()
         pid_file.unlink(missing_ok=True)
         _say("stopped")
 
 
+def _start_everything(config: StackConfig, supervisor: Supervisor) -> None:
+    infrastructure, applications = plan_services(config)
+    check_ports(infrastructure + applications)
+    commands = entry_points(config)
+    for service in infrastructure:
+        supervisor.start(service)
+        _say(f"{service.name} ready")
+    supervisor.run_once("bootstrap", commands["bootstrap-seed"], BOOTSTRAP_TIMEOUT_S)
+    _say("bootstrap (seed phase) done")
+    for service in applications:
+        supervisor.start(service)
+        _say(f"{service.name} ready")
+    supervisor.run_once("bootstrap", commands["bootstrap-traffic"], BOOTSTRAP_TIMEOUT_S)
+    _say("bootstrap (traffic phase) done")
+
+
 def _watch(supervisor: Supervisor) -> int:
-    while not _stop_requested:
+    """Block until a stop is requested (raises) or a child dies on its own."""
+    while True:
         ended = supervisor.exited()
         if ended is not None:
+            print(
+                f"error: {ended.name} exited unexpectedly; see "
+                f"{supervisor.log_path(ended.name)}",
+                file=sys.stderr,
+                flush=True,
+            )
             return 1
         time.sleep(0.5)
-    return 0
 
 
 def _say(message: str) -> None:
-    pass
+    print(f"[stack] {message}", flush=True)
 
 
 def _print_urls(config: StackConfig, elapsed_s: float) -> None:
-    pass
+    lines = [
+        f"Sentinel & Scout is ready in {elapsed_s:.1f} s:",
+        f"  workbench  {config.url('ui')}",
+        f"  sentinel   {config.url('sentinel')}/docs",
+        f"  scout      {config.url('scout')}/docs",
+        f"  mlflow     {config.url('mlflow')}",
+        f"  redis      redis://127.0.0.1:{config.ports['redis']}",
+        f"  logs       {config.logs_dir}",
+        "Ctrl-C or `make stop` stops everything.",
+    ]
+    print("\n" + "\n".join(lines) + "\n", flush=True)
 
 
 def start_detached(config: StackConfig, timeout_s: float) -> int:
@@ -163,11 +190,17 @@ def start_detached(config: StackConfig, timeout_s: float) -> int:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if ready_file.exists():
+            print(f"stack ready; URLs and progress in {config.logs_dir / 'stack.log'}")
             return 0
         if process.poll() is not None:
+            print(
+                f"error: the stack did not start; see {config.logs_dir / 'stack.log'}",
+                file=sys.stderr,
+            )
             return 1
         time.sleep(0.5)
     stop_process_group(process.pid, grace_s=30)
+    print(f"error: the stack was not ready after {timeout_s:.0f} s", file=sys.stderr)
     return 1
 
 
@@ -192,6 +225,7 @@ def stop(config: StackConfig) -> int:
         if stop_process_group(int(leftover.read_text())):
             stopped.append(leftover.stem)
         leftover.unlink(missing_ok=True)
+    print("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
     return 0
 
 
@@ -201,6 +235,7 @@ def status(config: StackConfig) -> int:
     for service in infrastructure + applications:
         reason = service.ready()
         all_ready &= reason is None
+        print(f"{service.name:9} {'ready' if reason is None else 'down: ' + reason}")
     return 0 if all_ready else 1
 
 
@@ -224,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config()
-    except (StackConfigError, ValueError):
+    except (StackConfigError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     if args.command == "run":
         return run(config)
