@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.results import record
+from bench.results import RESULTS, record
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,14 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown benchmark(s) {unknown}; choose from {available()}")
         return 2
+    if not names:
+        print("no benchmark found under bench/")
+        return 0
     for name in names:
         started = time.perf_counter()
         print(f"[bench] {name} ...", flush=True)
         figures = importlib.import_module(f"bench.{name}").main()
-        path = record(name, figures)
+        record(name, figures)
         elapsed = time.perf_counter() - started
         print(f"[bench] {name} done in {elapsed:.0f} s: {figures}", flush=True)
-    print(f"[bench] results in {path if names else 'nothing run'}")
+    print(f"[bench] results in {RESULTS}")
     return 0
 
 

@@ -80,11 +80,36 @@ class NativeStack:
         )
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop_process_group(self.process.pid, grace_s=60)
-            self.process.wait()
-            self.process = None
+        """Stop the way `make stop` does, then prove no process was left behind."""
+        if self.process is None:
+            return
+        children = [
+            int(path.read_text()) for path in (self.data_dir / "run").glob("*.pid")
+        ]
+        subprocess.run(
+            [sys.executable, "-m", "devstack", "stop"],
+            cwd=ROOT,
+            env=self.environment(),
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        self.process.wait(timeout=30)
+        self.process = None
+        survivors = [pid for pid in children if _group_alive(pid)]
+        if survivors:
+            for pid in survivors:
+                stop_process_group(pid, grace_s=5)
+            raise AssertionError(f"`devstack stop` left processes running: {survivors}")
 
     def log_tail(self, lines: int = 40) -> str:
         text = (self.folder / "stack.log").read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
