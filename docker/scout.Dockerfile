@@ -1,0 +1,41 @@
+# Scout, the recommendation and search API. Build from the repository root:
+#   docker build -f docker/scout.Dockerfile -t sentinel-scout/scout:0.1.0 .
+# The base is pinned by tag only (no digest we could verify offline); pin a digest
+# at build time with --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:...
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- build: Scout's dependency group, resolved from uv.lock into /opt/venv ------
+FROM ${PYTHON_IMAGE} AS build
+ARG UV_VERSION=0.13.9
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-default-groups --group scout --no-install-project
+
+# --- runtime: the interpreter, the venv and our code; no compiler, no uv -------
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app app \
+    && install --directory --owner=10001 --group=10001 /data
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY api/ ./api/
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/app \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DATA_DIR=/data
+USER 10001:10001
+EXPOSE 8002
+# Ready means Qdrant answers (503 with the reason otherwise).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=5m --retries=3 \
+    CMD ["python", "-c", \
+         "import urllib.request as u; u.urlopen('http://127.0.0.1:8002/readyz', timeout=4)"]
+CMD ["python", "-m", "uvicorn", "api.scout.main:create_app", "--factory", \
+     "--host", "0.0.0.0", "--port", "8002", "--no-access-log"]
