@@ -11,11 +11,11 @@ import ast
 import json
 import os
 import re
-import secrets
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -120,13 +120,19 @@ def environment_of(service: dict[str, Any]) -> dict[str, str]:
     return {str(key): "" if value is None else str(value) for key, value in raw.items()}
 
 
+@cache
 def sample_dotenv() -> dict[str, str]:
-    """.env.example with every placeholder secret replaced by a random one."""
-    values = read_env_example()
-    return {
-        key: secrets.token_urlsafe(16) if value == PLACEHOLDER else value
-        for key, value in values.items()
-    }
+    """A .env as `make env` writes it: fresh secrets, a first workbench analyst."""
+    from devstack import envfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / ".env"
+        envfile.create_env_file(ENV_EXAMPLE, target)
+        # Present once the workbench sign-in lands in devstack.
+        add_first_analyst = getattr(envfile, "add_first_analyst", None)
+        if add_first_analyst is not None:
+            add_first_analyst(target)
+        return envfile.read_env_file(target)
 
 
 def read_env_example() -> dict[str, str]:

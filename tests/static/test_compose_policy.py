@@ -95,8 +95,12 @@ def test_published_ports_listen_on_loopback_only(name: str) -> None:
     for port in sf.services()[name].get("ports", []):
         if isinstance(port, dict):
             assert port.get("host_ip") == "127.0.0.1", f"{name}: {port} not loopback"
-        else:
-            published = sf.interpolate(str(port), sf.sample_dotenv())
+            continue
+        dotenv = sf.sample_dotenv()
+        # Scaling mode: an empty *_PORT asks Docker for a random host port.
+        scaling = {k: "" if k.endswith("_PORT") else v for k, v in dotenv.items()}
+        for env in (dotenv, scaling):
+            published = sf.interpolate(str(port), env)
             assert published.startswith("127.0.0.1:"), (
                 f"{name}: port {port!r} is published on every interface"
             )
