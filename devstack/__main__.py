@@ -18,7 +18,13 @@ from devstack.config import (
     entry_points,
     service_environment,
 )
-from devstack.envfile import create_env_file, read_env_file
+from devstack.envfile import (
+    ANALYSTS_VARIABLE,
+    FIRST_ANALYST,
+    add_first_analyst,
+    create_env_file,
+    read_env_file,
+)
 from devstack.processes import (
     Service,
     StackError,
@@ -39,11 +45,25 @@ def load_config() -> StackConfig:
     env_file = Path(os.environ.get("STACK_ENV_FILE", ROOT / ".env"))
     if create_env_file(ROOT / ".env.example", env_file):
         pass
+    if not os.environ.get(ANALYSTS_VARIABLE):
+        announce_first_analyst(add_first_analyst(env_file))
     settings = read_env_file(env_file)
     for key, value in os.environ.items():
         if key in settings or key in STACK_VARIABLES:
             settings[key] = value
     return build_config(ROOT, settings)
+
+
+def announce_first_analyst(password: str | None) -> None:
+    """Print the generated workbench password once; only its hash is in .env."""
+    if password is None:
+        return
+    print(
+        f"[stack] first workbench analyst: {FIRST_ANALYST}, password: {password}\n"
+        "[stack]   shown only now; add analysts with "
+        "`.venv/bin/python -m ui.passwords NAME` (see .env.example)",
+        flush=True,
+    )
 
 
 def plan_services(config: StackConfig) -> tuple[list[Service], list[Service]]:
@@ -63,7 +83,7 @@ def plan_services(config: StackConfig) -> tuple[list[Service], list[Service]]:
             "mlflow",
             commands["mlflow"],
             http_ready(f"{config.url('mlflow')}/health"),
-            ready_timeout_s=120,
+            ready_timeout_s=300,
             port=ports["mlflow"],
         ),
     ]
@@ -72,7 +92,7 @@ def plan_services(config: StackConfig) -> tuple[list[Service], list[Service]]:
             name,
             commands[name],
             http_ready(f"{config.url(name)}{path}"),
-            ready_timeout_s=120,
+            ready_timeout_s=300,
             port=ports[name],
         )
         for name, path in (
@@ -119,7 +139,7 @@ def run(config: StackConfig) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         (config.run_dir / "stack.ready").unlink(missing_ok=True)
-        supervisor.stop_all()
+        supervisor.stop_all(report=_say)
         pid_file.unlink(missing_ok=True)
         _say("stopped")
 
@@ -222,7 +242,7 @@ def stop(config: StackConfig) -> int:
     for leftover in (
         sorted(config.run_dir.glob("*.pid")) if config.run_dir.exists() else []
     ):
-        if stop_process_group(int(leftover.read_text())):
+        if stop_process_group(int(leftover.read_text())) != "absent":
             stopped.append(leftover.stem)
         leftover.unlink(missing_ok=True)
     print("stopped: " + ", ".join(stopped) if stopped else "nothing was running")

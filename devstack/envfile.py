@@ -42,3 +42,29 @@ def read_env_file(path: Path) -> dict[str, str]:
             raise ValueError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
         values[key.strip()] = value.strip().strip('"').strip("'")
     return values
+
+
+FIRST_ANALYST = "analyst"
+ANALYSTS_VARIABLE = "WORKBENCH_ANALYSTS"
+
+
+def add_first_analyst(path: Path) -> str | None:
+    """When the env file lists no workbench analyst, add "analyst" with a random
+    password; returns that password (for the caller to print once), else None."""
+    if read_env_file(path).get(ANALYSTS_VARIABLE, "").strip():
+        return None
+    from ui.passwords import hash_password, random_password  # the workbench's hash
+
+    password = random_password()
+    entry = f"{ANALYSTS_VARIABLE}={FIRST_ANALYST}:{hash_password(password)}"
+    lines = path.read_text().splitlines()
+    prefix = f"{ANALYSTS_VARIABLE}="
+    if any(line.strip().startswith(prefix) for line in lines):
+        lines = [entry if line.strip().startswith(prefix) else line for line in lines]
+    else:
+        lines.append(entry)
+    partial = path.with_suffix(".partial")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.chmod(0o600)
+    partial.replace(path)
+    return password

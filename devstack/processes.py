@@ -211,29 +211,35 @@ class Supervisor:
                 return service
         return None
 
-    def stop_all(self) -> None:
+    def stop_all(self, report: Callable[[str], None] = lambda message: None) -> None:
         for service in reversed(self.started):
             if service.process is not None:
-                stop_process_group(service.process.pid)
+                started = time.monotonic()
+                forced = stop_process_group(service.process.pid) == "killed"
                 service.process.wait()
+                how = "killed after the grace period" if forced else "stopped"
+                report(f"{service.name} {how} in {time.monotonic() - started:.1f} s")
             (self.config.run_dir / f"{service.name}.pid").unlink(missing_ok=True)
         self.started.clear()
 
 
-def stop_process_group(pid: int, grace_s: float = 10.0) -> bool:
-    """SIGTERM the process group, SIGKILL it after the grace period. True if it ran."""
+def stop_process_group(pid: int, grace_s: float = 10.0) -> str:
+    """SIGTERM the process group, SIGKILL it after the grace period.
+
+    Returns "absent" (nothing ran), "stopped" (ended on SIGTERM) or "killed".
+    """
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return False
+        return "absent"
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         if not _group_alive(pid):
-            return True
+            return "stopped"
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    return True
+    return "killed"
 
 
 def _group_alive(pgid: int) -> bool:

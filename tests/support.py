@@ -140,7 +140,7 @@ def start_mlflow(folder: Path) -> MlflowServer:
         "1",
     ]
     log = (folder / "mlflow.log").open("ab")
-    env = dict(os.environ)
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     process = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
