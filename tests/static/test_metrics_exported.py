@@ -240,9 +240,13 @@ def test_mlflow_command_parses_and_allows_the_compose_host_name_only() -> None:
 
 class _Readiness(http.server.BaseHTTPRequestHandler):
     status = 200
+    key = "qdrant-test-key"
 
     def do_GET(self) -> None:
-        self.send_response(self.status if self.path == "/readyz" else 404)
+        if self.headers.get("api-key") != self.key:
+            self.send_response(401)
+        else:
+            self.send_response(self.status if self.path == "/readyz" else 404)
         self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
@@ -251,20 +255,20 @@ class _Readiness(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("status", [200, 503])
 def test_qdrant_probe_follows_readyz(status: int) -> None:
-    """The bash /dev/tcp probe (Qdrant's image has no curl) reads the status line."""
+    """The bash /dev/tcp probe (Qdrant's image has no curl): status line and key."""
     handler = type("Handler", (_Readiness,), {"status": status})
     server = http.server.HTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         script = sf.interpolate(compose_probe("qdrant")[2], {})
         port = server.server_address[1]
-        run = subprocess.run(
-            ["bash", "-c", script.replace("127.0.0.1/6333", f"127.0.0.1/{port}")],
-            capture_output=True,
-            check=False,
-            timeout=30,
-        )
-        assert (run.returncode == 0) == (status == 200), run.stderr
+        command = ["bash", "-c", script.replace("127.0.0.1/6333", f"127.0.0.1/{port}")]
+        for key, healthy in ((_Readiness.key, status == 200), ("wrong", False)):
+            env = {**os.environ, "QDRANT__SERVICE__API_KEY": key}
+            run = subprocess.run(
+                command, env=env, capture_output=True, check=False, timeout=30
+            )
+            assert (run.returncode == 0) == healthy, (key, run.stderr)
     finally:
         server.shutdown()
         server.server_close()
