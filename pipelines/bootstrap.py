@@ -27,6 +27,8 @@ STEPS: dict[str, list[tuple[str, str]]] = {
     "seed": [
         ("scout-data", "pipelines.generate_interactions:seed_data"),
         ("scout-model", "pipelines.train_scout:train_step"),
+        ("fraud-data", "pipelines.generate_transactions:bootstrap_data"),
+        ("fraud-model", "pipelines.train_fraud:bootstrap_model"),
     ],
     "traffic": [],
 }

@@ -426,6 +426,13 @@ def write(data: SimulatedData, out: Path, file_format: str = "parquet") -> list[
     return written
 
 
+def bootstrap_data(data_dir: Path) -> None:
+    """Bootstrap step "fraud-data": the default history into DATA_DIR/fraud/."""
+    data = simulate(SimulationConfig())
+    write(data, data_dir / "fraud")
+    logger.info("fraud_history_generated", extra=summary(data.transactions))
+
+
 def summary(transactions: pd.DataFrame) -> dict[str, object]:
     frauds = transactions[transactions["is_fraud"] == 1]
     return {

@@ -463,7 +463,11 @@ def write_metrics(metrics: dict[str, float], path: Path) -> None:
 
 def bootstrap_model(data_dir: Path) -> None:
     """Bootstrap step "fraud-model": train on DATA_DIR/fraud and register."""
-    tracking_uri = os.environ["MLFLOW_TRACKING_URI"]
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not tracking_uri:
+        raise RuntimeError(
+            "MLFLOW_TRACKING_URI is not set; the model has nowhere to go"
+        )
     source = data_dir / "fraud" / "transactions.parquet"
     transactions = load_transactions(source)
     info = train_and_register(transactions, tracking_uri, source=str(source))
