@@ -26,9 +26,11 @@ RUN groupadd --system --gid 10001 app \
     && install --directory --owner=10001 --group=10001 /data /data/mlflow
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /home/app
+# No background job workers (GenAI scorers, unused here): the native stack's setting.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
 USER 10001:10001
 EXPOSE 5000
 # /health is exempt from MLflow's Host-header check, so the probe needs no host name.

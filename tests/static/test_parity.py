@@ -160,7 +160,19 @@ def test_bootstrap_gets_every_connection_the_native_job_gets() -> None:
         for name in native
         if name.endswith("_PORT")
         or "PASSWORD" in name  # Redis's travels inside REDIS_URL
-        or name.startswith(("WORKBENCH_", "GRAFANA_"))
+        or name.startswith(("WORKBENCH_", "GRAFANA_", "MLFLOW_SERVER_"))
     } | {"PYTHONUNBUFFERED", "QDRANT_PATH"}
     missing = sorted(native - not_for_the_job - given)
     assert not missing, f"bootstrap lacks {missing}"
+
+
+def test_mlflow_container_gets_the_native_server_settings() -> None:
+    """MLFLOW_SERVER_* variables the native stack sets reach the MLflow container."""
+    with mock.patch.dict(os.environ, {}, clear=True):
+        native = service_environment(build_config(sf.ROOT, sf.read_env_example()))
+    wanted = {k: v for k, v in native.items() if k.startswith("MLFLOW_SERVER_")}
+    container = sf.resolved_environment("mlflow", sf.sample_dotenv())
+    differing = {
+        k: container.get(k) for k, v in wanted.items() if container.get(k) != v
+    }
+    assert not differing, f"mlflow container: {differing}, native: {wanted}"
