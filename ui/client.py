@@ -45,8 +45,9 @@ class ApiClient:
         except httpx.TimeoutException as error:
             raise ApiError(
                 self.service,
-                f"no answer within {self.timeout_s:.0f} s",
-                "The service may be overloaded; try again in a moment.",
+                f"no answer within {self.timeout_s:g} s",
+                "It may be overloaded or stuck: try again in a moment; if it "
+                "persists, see the System page and the service's log.",
             ) from error
         except httpx.HTTPError as error:
             raise ApiError(
@@ -58,7 +59,15 @@ class ApiClient:
             raise _error_from_response(self.service, response)
         if not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError as error:
+            raise ApiError(
+                self.service,
+                f"answered {path} with something that is not JSON",
+                f"Check that {self.base_url} is {self.service}, not another program.",
+                response.status_code,
+            ) from error
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
@@ -68,12 +77,7 @@ class ApiClient:
 
 
 def _error_from_response(service: str, response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()
-        detail = body.get("detail") if isinstance(body, dict) else None
-    except ValueError:
-        detail = None
-    detail = detail if isinstance(detail, str) else response.reason_phrase
+    detail = _detail(response)
     status = response.status_code
     if status == 401:
         hint = "The workbench's API key is not accepted; check the keys in .env."
@@ -86,3 +90,22 @@ def _error_from_response(service: str, response: httpx.Response) -> ApiError:
     else:
         hint = f"Look in {service}'s log for this request."
     return ApiError(service, f"{detail} (HTTP {status})", hint, status)
+
+
+def _detail(response: httpx.Response) -> str:
+    """The API's own explanation: its detail, or each invalid field and why."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error"
+    if not isinstance(body, dict):
+        return response.reason_phrase or "error"
+    problems = body.get("problems")
+    if isinstance(problems, list) and problems:
+        return "; ".join(
+            f"{item.get('field', '?')}: {item.get('problem', 'invalid')}"
+            for item in problems
+            if isinstance(item, dict)
+        )
+    detail = body.get("detail")
+    return detail if isinstance(detail, str) else response.reason_phrase or "error"

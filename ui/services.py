@@ -1,4 +1,4 @@
-"""The workbench's API clients, built once per server process from the settings."""
+"""The workbench's settings and API clients, built once per server process."""
 
 from __future__ import annotations
 
@@ -9,15 +9,27 @@ import httpx
 import streamlit as st
 from pydantic import ValidationError
 
+from api.common.logging import configure_logging
 from api.common.settings import describe_error
 from ui.client import ApiClient
+from ui.scout_api import ScoutApi
+from ui.sentinel_api import SentinelApi
 from ui.settings import WorkbenchSettings
 
 
 @dataclass(frozen=True)
 class Services:
+    settings: WorkbenchSettings
     sentinel: ApiClient
     scout: ApiClient
+
+    @property
+    def sentinel_api(self) -> SentinelApi:
+        return SentinelApi(self.sentinel)
+
+    @property
+    def scout_api(self) -> ScoutApi:
+        return ScoutApi(self.scout)
 
 
 class ConfigurationProblem(Exception):
@@ -30,8 +42,10 @@ def get_services() -> Services:
         settings = WorkbenchSettings()
     except ValidationError as error:
         raise ConfigurationProblem(describe_error(error)) from None
+    configure_logging("ui", settings.log_level)
     timeout = settings.api_timeout_s
     return Services(
+        settings=settings,
         sentinel=ApiClient(
             "Sentinel",
             settings.sentinel_url,

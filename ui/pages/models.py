@@ -1,0 +1,119 @@
+"""Models page: what each API serves (champion, and a challenger when reported),
+with the evaluation metrics recorded in MLflow, read through the APIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui import charts
+from ui.formatting import count, feature_label, local_time
+from ui.view import PageContext, run_page, section
+
+
+def render(ctx: PageContext) -> None:
+    left, right = st.columns(2)
+    with left, section("Sentinel model"):
+        sentinel_model(ctx.services.sentinel_api.model(), ctx)
+    with right, section("Scout model"):
+        scout_model(ctx.services.scout_api.model(), ctx)
+
+
+def model_header(model: dict[str, Any]) -> None:
+    st.subheader(f"{model['name']} · version {model['version']}")
+    st.caption(f"Served as the **{model['alias']}** (registry alias).")
+    challenger = model.get("challenger")
+    if challenger:
+        st.info(f"Challenger: version {challenger.get('version')}")
+    else:
+        st.caption("No challenger is reported by the API.")
+    if model.get("run_id"):
+        st.code(model["run_id"], language=None)
+
+
+def sentinel_model(model: dict[str, Any], ctx: PageContext) -> None:
+    with st.container(border=True):
+        st.markdown("#### Fraud scoring (Sentinel)")
+        model_header(model)
+        st.caption(f"Loaded {local_time(model['loaded_at'], ctx.zone)}")
+        metrics = model.get("metrics", {})
+        if metrics:
+            st.plotly_chart(
+                charts.metrics_bars(metrics, "Evaluation on the held-out period"),
+                key="sentinel_metrics",
+            )
+            metric_table(metrics)
+        thresholds = model.get("thresholds", {})
+        st.markdown(
+            f"Bands: review from score **{thresholds.get('review', '–')}**, block "
+            f"from **{thresholds.get('block', '–')}**."
+        )
+        with st.expander(f"{len(model.get('feature_names', []))} features"):
+            st.write(
+                ", ".join(feature_label(f) for f in model.get("feature_names", []))
+            )
+        with st.expander("Raw answer (JSON)"):
+            st.json(model, expanded=False)
+
+
+def scout_model(model: dict[str, Any], ctx: PageContext) -> None:
+    with st.container(border=True):
+        st.markdown("#### Recommendations (Scout)")
+        model_header(model)
+        st.caption(
+            f"Trained {local_time(model['trained_at'], ctx.zone)} · "
+            f"{model['method']} · {count(model['items'])} items, "
+            f"{count(model['users'])} users, {count(model['interactions'])} "
+            f"interactions · text encoder: {model['text_encoder']} · Qdrant "
+            f"{model['qdrant_mode']}"
+        )
+        tests = model.get("test_metrics") or {}
+        if tests:
+            st.plotly_chart(baseline_figure(tests), key="scout_metrics")
+            frame = pd.DataFrame(tests).T
+            frame.index.name = "ranker"
+            st.dataframe(frame, column_config=_three_decimals(frame.columns))
+        else:
+            st.caption("No offline evaluation was logged with this model.")
+        with st.expander("Raw answer (JSON)"):
+            st.json(model, expanded=False)
+
+
+def baseline_figure(tests: dict[str, dict[str, float]]) -> go.Figure:
+    """The model against its baselines, on the metrics all of them share."""
+    shared = sorted(set.intersection(*(set(m) for m in tests.values())))
+    shown = [name for name in shared if all(0 <= m[name] <= 1 for m in tests.values())]
+    figure = go.Figure(
+        [
+            go.Bar(name=ranker, x=shown, y=[values[n] for n in shown])
+            for ranker, values in tests.items()
+        ]
+    )
+    figure.update_layout(
+        title="Held-out evaluation: model and baselines",
+        barmode="group",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return figure
+
+
+def metric_table(metrics: dict[str, float]) -> None:
+    frame = pd.DataFrame(
+        {"Metric": [feature_label(k) for k in metrics], "Value": list(metrics.values())}
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={"Value": st.column_config.NumberColumn(format="%.4f")},
+    )
+
+
+def _three_decimals(columns: Any) -> dict[str, Any]:
+    return {c: st.column_config.NumberColumn(format="%.3f") for c in columns}
+
+
+run_page("Models", render)
