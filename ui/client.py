@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from api.common.auth import API_KEY_HEADER
+from api.common.headers import API_KEY_HEADER
 
 
 class ApiError(Exception):

@@ -10,8 +10,8 @@ from fastapi.security import APIKeyHeader
 from pydantic import SecretStr
 
 from api.common.errors import Unauthorized
+from api.common.headers import API_KEY_HEADER
 
-API_KEY_HEADER = "X-API-Key"
 _scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 
