@@ -332,6 +332,8 @@ def log_and_register(
             signature=signature,
             input_example=example,
             registered_model_name=config.model_name,
+            # Stated, not inferred: inference loads the model in a subprocess (slow).
+            pip_requirements=[f"xgboost-cpu=={xgb.__version__}"],
         )
     version = str(info.registered_model_version)
     client = MlflowClient(tracking_uri=tracking_uri)
