@@ -30,7 +30,9 @@ STEPS: dict[str, list[tuple[str, str]]] = {
         ("fraud-data", "pipelines.generate_transactions:bootstrap_data"),
         ("fraud-model", "pipelines.train_fraud:bootstrap_model"),
     ],
-    "traffic": [],
+    "traffic": [
+        ("fraud-replay", "pipelines.replay:bootstrap_replay"),
+    ],
 }
 
 

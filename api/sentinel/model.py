@@ -1,0 +1,299 @@
+"""The served fraud model: loaded from the MLflow registry by alias, swapped atomically.
+
+Scores come from `Booster.inplace_predict` on a float32 array: no DMatrix is built
+to score. Explanations need XGBoost's contribution output, which only `predict` on a
+DMatrix gives, so a one-row DMatrix is built for the explanation alone (see
+api.sentinel.scoring for when the exact TreeSHAP values are computed and when the
+cheaper path attribution is used, and bench/bench_sentinel.py for their cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import xgboost as xgb
+
+from api.common.errors import DependencyUnavailable
+from api.sentinel.features import FEATURE_NAMES, POPULATION_DEFAULTS
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+FloatRows = npt.NDArray[np.float32]
+# The training run's sample of features (logged by pipelines.train_fraud).
+REFERENCE_SAMPLE = "reference/features.parquet"
+
+# MLflow's client retries a failing server for minutes by default; a service that
+# must report "not ready" promptly wants a short answer instead.
+MLFLOW_CLIENT_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+class ModelUnavailable(Exception):
+    """The registry could not give us a usable model (the reason says why)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One registered model version, ready to score."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str | None
+    metrics: dict[str, float]
+    booster: xgb.Booster = field(repr=False)
+    feature_names: tuple[str, ...]
+    loaded_at: datetime
+    population: dict[str, float] = field(default_factory=dict)
+    """Typical values (training medians) that stand in for Redis in degraded mode."""
+
+    def rows(self, features: list[Mapping[str, float]]) -> FloatRows:
+        """Feature dicts as a float32 matrix in the model's column order."""
+        return np.array(
+            [[row[name] for name in self.feature_names] for row in features],
+            dtype=np.float32,
+        )
+
+    def predict(self, rows: FloatRows) -> npt.NDArray[np.float32]:
+        """Probabilities of fraud, without building a DMatrix."""
+        return np.asarray(self.booster.inplace_predict(rows), dtype=np.float32)
+
+    def contributions(self, rows: FloatRows, exact: bool) -> npt.NDArray[np.float32]:
+        """Per-feature contributions in log-odds; the last column is the bias.
+
+        exact: TreeSHAP. Otherwise XGBoost's path attribution (approx_contribs),
+        several times cheaper on deep ensembles.
+        """
+        matrix = xgb.DMatrix(rows, feature_names=list(self.feature_names))
+        return np.asarray(
+            self.booster.predict(matrix, pred_contribs=True, approx_contribs=not exact),
+            dtype=np.float32,
+        )
+
+    def warm_up(self) -> None:
+        """One prediction and one explanation, so the first request pays nothing."""
+        row = np.zeros((1, len(self.feature_names)), dtype=np.float32)
+        self.predict(row)
+        self.contributions(row, exact=True)
+        self.contributions(row, exact=False)
+
+
+def fetch_model(tracking_uri: str, name: str, alias: str) -> LoadedModel:
+    """Resolve `models:/NAME@ALIAS`, download it and build a warmed LoadedModel."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = _resolve(client, name, alias)
+    booster = _download_booster(tracking_uri, name, str(version.version))
+    model = LoadedModel(
+        name=name,
+        alias=alias,
+        version=str(version.version),
+        run_id=version.run_id,
+        metrics=_run_metrics(client, version.run_id),
+        booster=booster,
+        feature_names=_checked_feature_names(booster),
+        loaded_at=datetime.now(UTC),
+        population=_population(tracking_uri, version.run_id),
+    )
+    model.warm_up()
+    return model
+
+
+def resolve_version(tracking_uri: str, name: str, alias: str) -> str:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    return str(_resolve(client, name, alias).version)
+
+
+def _resolve(client: MlflowClient, name: str, alias: str) -> ModelVersion:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise ModelUnavailable(
+                f"no model version has alias {name}@{alias} in the registry yet"
+            ) from error
+        raise ModelUnavailable(f"registry error: {error.message}") from error
+
+
+def _download_booster(tracking_uri: str, name: str, version: str) -> xgb.Booster:
+    import mlflow.artifacts
+    import mlflow.xgboost
+
+    with tempfile.TemporaryDirectory(prefix="sentinel-model-") as folder:
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}",
+            dst_path=folder,
+            tracking_uri=tracking_uri,
+            registry_uri=tracking_uri,
+        )
+        loaded = mlflow.xgboost.load_model(path)
+    booster = loaded if isinstance(loaded, xgb.Booster) else loaded.get_booster()
+    # One thread per prediction: a single row gains nothing from OpenMP, and the
+    # event loop must not wait for a thread pool to spin up.
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def _population(tracking_uri: str, run_id: str | None) -> dict[str, float]:
+    """Medians of the run's reference sample of training features, when it has one."""
+    import mlflow.artifacts
+    import pandas as pd
+
+    if not run_id:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="sentinel-reference-") as folder:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id,
+                artifact_path=REFERENCE_SAMPLE,
+                dst_path=folder,
+                tracking_uri=tracking_uri,
+            )
+            sample = pd.read_parquet(path)
+        except Exception as error:  # optional artifact: built-in values are used
+            logger.info(
+                "reference_sample_missing",
+                extra={"run_id": run_id, "reason": str(error)},
+            )
+            return {}
+    return {
+        name: float(sample[name].median())
+        for name in POPULATION_DEFAULTS
+        if name in sample and sample[name].notna().any()
+    }
+
+
+def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
+    if not run_id:
+        return {}
+    run = client.get_run(run_id)
+    return {key: float(value) for key, value in run.data.metrics.items()}
+
+
+def _checked_feature_names(booster: xgb.Booster) -> tuple[str, ...]:
+    names = booster.feature_names
+    if not names:
+        raise ModelUnavailable(
+            "the model has no feature names, so online features cannot be mapped"
+        )
+    unknown = sorted(set(names) - set(FEATURE_NAMES))
+    if unknown:
+        raise ModelUnavailable(
+            f"the model expects features Sentinel does not compute: {unknown}"
+        )
+    return tuple(names)
+
+
+SwapListener = Callable[[LoadedModel], None]
+
+
+class ModelHolder:
+    """Holds the model being served; a reload builds the next one, then swaps.
+
+    Requests read `current` once and keep that object for the whole request, so a
+    swap (one reference assignment) never changes a model under a running request.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        name: str,
+        alias: str,
+        retry_s: float,
+        on_swap: SwapListener | None = None,
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.name = name
+        self.alias = alias
+        self.retry_s = retry_s
+        self.current: LoadedModel | None = None
+        self.last_error: str | None = "not loaded yet"
+        self._on_swap = on_swap
+        self._lock = asyncio.Lock()
+
+    def require(self) -> LoadedModel:
+        model = self.current
+        if model is None:
+            raise DependencyUnavailable(
+                f"model {self.name}@{self.alias} is not loaded: {self.last_error}"
+            )
+        return model
+
+    async def reload(self) -> tuple[LoadedModel | None, LoadedModel]:
+        """Load what the alias points to now; (previous, current) models."""
+        for variable, value in MLFLOW_CLIENT_DEFAULTS.items():
+            os.environ.setdefault(variable, value)
+        async with self._lock:
+            previous = self.current
+            try:
+                version = await asyncio.to_thread(
+                    resolve_version, self.tracking_uri, self.name, self.alias
+                )
+                if previous is not None and previous.version == version:
+                    return previous, previous
+                model = await asyncio.to_thread(
+                    fetch_model, self.tracking_uri, self.name, self.alias
+                )
+            except ModelUnavailable:
+                raise
+            except Exception as error:  # registry, network, artifact or format
+                raise ModelUnavailable(_reason(error)) from error
+            self.current = model
+            self.last_error = None
+            if self._on_swap is not None:
+                self._on_swap(model)
+        logger.info(
+            "model_loaded",
+            extra={
+                "model_name": model.name,
+                "alias": model.alias,
+                "model_version": model.version,
+                "previous_version": previous.version if previous else None,
+            },
+        )
+        return previous, model
+
+    async def keep_loading(self) -> None:
+        """Retry until a model is loaded (the bootstrap may register it later)."""
+        while self.current is None:
+            try:
+                await self.reload()
+            except Exception as error:  # every failure is reported, then retried
+                self.last_error = _reason(error)
+                logger.warning(
+                    "model_not_loaded",
+                    extra={
+                        "model_name": self.name,
+                        "alias": self.alias,
+                        "reason": self.last_error,
+                        "retry_in_s": self.retry_s,
+                    },
+                )
+                await asyncio.sleep(self.retry_s)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ModelUnavailable):
+        return str(error)
+    return f"{type(error).__name__}: {error}"[:500]

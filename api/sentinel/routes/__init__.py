@@ -1,0 +1,1 @@
+"""Sentinel's /v1 routes, one module per concern."""

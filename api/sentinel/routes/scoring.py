@@ -1,0 +1,37 @@
+"""Scoring: one transaction, a batch, or an edited transaction (what-if)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.sentinel.dependencies import ScorerDep
+from api.sentinel.schemas import (
+    BatchIn,
+    BatchOut,
+    ScoreOut,
+    TransactionIn,
+    WhatIfIn,
+    WhatIfOut,
+)
+
+router = APIRouter(prefix="/score", tags=["scoring"])
+
+
+@router.post("", summary="Score one transaction (opens a case for review or block)")
+async def score_transaction(transaction: TransactionIn, scorer: ScorerDep) -> ScoreOut:
+    return await scorer.score(transaction)
+
+
+@router.post("/batch", summary="Score many transactions in order, in one call")
+async def score_batch(batch: BatchIn, scorer: ScorerDep) -> BatchOut:
+    results = await scorer.score_batch(batch.transactions)
+    return BatchOut(
+        count=len(results),
+        degraded_count=sum(result.degraded for result in results),
+        results=results,
+    )
+
+
+@router.post("/what-if", summary="Score an edited transaction with no side effect")
+async def score_what_if(request: WhatIfIn, scorer: ScorerDep) -> WhatIfOut:
+    return await scorer.what_if(request.transaction, request.feature_overrides)

@@ -1,0 +1,399 @@
+"""Scoring a transaction: online features, the model, a band, reasons, a case.
+
+Hot path: one Redis round trip reads and updates the features, `inplace_predict`
+gives the score, and a second round trip records it (day counters, the customer's
+recent transactions, a case for review or block). Explanations use XGBoost's own
+contribution output on a one-row DMatrix: exact TreeSHAP for review and block (the
+case snapshot keeps them) and for what-if, XGBoost's cheaper path attribution for
+approved transactions (see the `explanation` field of each answer).
+
+Degraded mode: when Redis fails or exceeds its budget, the features fall back to
+neutral values, the answer says `degraded: true`, an amount above the configured
+limit is never approved, and Redis is skipped for `redis_retry_after_ms` before it is
+tried again, so the service recovers by itself. What could not be recorded waits
+in memory and is written when Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+from redis.exceptions import RedisError
+
+from api.common.errors import InvalidInput
+from api.sentinel.cases import CaseStore, ScoredTransaction
+from api.sentinel.features import (
+    OnlineFeatureStore,
+    TransactionEvent,
+    fallback_features,
+)
+from api.sentinel.metrics import SentinelMetrics
+from api.sentinel.model import LoadedModel, ModelHolder
+from api.sentinel.schemas import (
+    Band,
+    CaseSnapshot,
+    ModelRef,
+    Reason,
+    ScoreOut,
+    TransactionIn,
+    WhatIfOut,
+)
+from api.sentinel.settings import SentinelSettings
+
+logger = logging.getLogger(__name__)
+
+REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Bands from thresholds, and the degraded-mode limit on approvals."""
+
+    review_threshold: float
+    block_threshold: float
+    degraded_max_approve_amount: float
+    top_k: int
+
+    def band(self, score: float, amount: float, degraded: bool) -> Band:
+        if score >= self.block_threshold:
+            return "block"
+        if score >= self.review_threshold:
+            return "review"
+        if degraded and amount > self.degraded_max_approve_amount:
+            return "review"
+        return "approve"
+
+
+class RedisBreaker:
+    """After a Redis failure, skip Redis for a while so degraded answers stay fast."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        self.reason: str | None = None
+        self._skip_until = 0.0
+
+    @property
+    def open(self) -> bool:
+        return time.monotonic() < self._skip_until
+
+    def trip(self, error: BaseException) -> None:
+        detail = str(error) or type(error).__name__
+        self.reason = f"redis unavailable: {detail}"[:300]
+        self._skip_until = time.monotonic() + self.retry_after_s
+
+    def reset(self) -> None:
+        self.reason = None
+        self._skip_until = 0.0
+
+
+@dataclass
+class _Scored:
+    """One transaction on its way through the pipeline."""
+
+    transaction: TransactionIn
+    event: TransactionEvent
+    features: dict[str, float]
+    degraded_reason: str | None
+    started: float
+
+
+class Scorer:
+    """Everything `/v1/score*` does, behind one object the routes depend on."""
+
+    def __init__(
+        self,
+        features: OnlineFeatureStore,
+        cases: CaseStore,
+        models: ModelHolder,
+        metrics: SentinelMetrics,
+        settings: SentinelSettings,
+    ) -> None:
+        self._features = features
+        self._cases = cases
+        self._models = models
+        self._metrics = metrics
+        self._budget_s = settings.redis_timeout_ms / 1000
+        self.breaker = RedisBreaker(settings.redis_retry_after_ms / 1000)
+        self.policy = Policy(
+            settings.review_threshold,
+            settings.block_threshold,
+            settings.degraded_max_approve_amount,
+            settings.reasons_top_k,
+        )
+        self.pending: deque[ScoredTransaction] = deque(
+            maxlen=settings.pending_cases_limit
+        )
+
+    async def score(self, transaction: TransactionIn) -> ScoreOut:
+        [answer] = await self.score_batch([transaction])
+        return answer
+
+    async def score_batch(self, transactions: list[TransactionIn]) -> list[ScoreOut]:
+        model = self._models.require()
+        items = [await self._with_features(model, tx) for tx in transactions]
+        rows = model.rows([item.features for item in items])
+        scores = model.predict(rows)
+        answers, records = [], []
+        bands = [
+            self.policy.band(float(s), it.event.amount, it.degraded_reason is not None)
+            for s, it in zip(scores, items, strict=True)
+        ]
+        contributions = _explain(model, rows, bands)
+        for i, item in enumerate(items):
+            answer, record = self._answer(
+                model, item, float(scores[i]), bands[i], contributions[i]
+            )
+            answers.append(answer)
+            records.append(record)
+        await self._record(records)
+        for answer in answers:
+            self._observe(answer)
+        return answers
+
+    async def what_if(
+        self, transaction: TransactionIn, overrides: dict[str, float]
+    ) -> WhatIfOut:
+        """Score an edited transaction: nothing is written, nothing is counted."""
+        model = self._models.require()
+        unknown = sorted(set(overrides) - set(model.feature_names))
+        if unknown:
+            raise InvalidInput(
+                f"unknown features in feature_overrides: {unknown}; "
+                f"the model uses {list(model.feature_names)}",
+                field="feature_overrides",
+            )
+        item = await self._with_features(model, transaction, write=False)
+        item.features.update(overrides)
+        rows = model.rows([item.features])
+        score = float(model.predict(rows)[0])
+        band = self.policy.band(
+            score, item.event.amount, item.degraded_reason is not None
+        )
+        contributions = model.contributions(rows, exact=True)[0]
+        answer, _ = self._answer(model, item, score, band, contributions, record=False)
+        return WhatIfOut(
+            **answer.model_dump(),
+            features=item.features,
+            overridden=sorted(overrides),
+        )
+
+    # --- steps --------------------------------------------------------------
+
+    async def _with_features(
+        self, model: LoadedModel, transaction: TransactionIn, write: bool = True
+    ) -> _Scored:
+        started = time.perf_counter()
+        event = to_event(transaction)
+        reason = self.breaker.reason if self.breaker.open else None
+        if reason is None:
+            try:
+                async with asyncio.timeout(self._budget_s):
+                    if write:
+                        features = await self._features.update_and_read(event)
+                    else:
+                        features = await self._features.read_only(event)
+                self.breaker.reset()
+                return _Scored(transaction, event, features, None, started)
+            except REDIS_FAILURES as error:
+                self.breaker.trip(error)
+                reason = self.breaker.reason
+                logger.warning(
+                    "features_degraded",
+                    extra={
+                        "transaction_id": transaction.transaction_id,
+                        "reason": reason,
+                    },
+                )
+        fallback = fallback_features(event, model.population)
+        return _Scored(transaction, event, fallback, reason, started)
+
+    def _answer(
+        self,
+        model: LoadedModel,
+        item: _Scored,
+        score: float,
+        band: Band,
+        contributions: npt.NDArray[np.float32],
+        record: bool = True,
+    ) -> tuple[ScoreOut, ScoredTransaction]:
+        tx = item.transaction
+        exact = band != "approve" or not record
+        opens_case = band != "approve" and record
+        reasons = _reasons(
+            model,
+            item.features,
+            contributions,
+            limit=None if opens_case else self.policy.top_k,
+        )
+        now = datetime.now(UTC)
+        model_ref = ModelRef(name=model.name, alias=model.alias, version=model.version)
+        degraded = item.degraded_reason is not None
+        snapshot = None
+        if opens_case:
+            snapshot = CaseSnapshot(
+                transaction=tx.model_dump(mode="json"),
+                features=item.features,
+                contributions=reasons,
+                bias=float(contributions[-1]),
+                explanation="exact",
+                score=score,
+                band=band,
+                model=model_ref,
+                degraded=degraded,
+                scored_at=now,
+            )
+        scored = ScoredTransaction(
+            transaction_id=tx.transaction_id,
+            customer_id=tx.customer_id,
+            terminal_id=tx.terminal_id,
+            amount=tx.amount,
+            currency=tx.currency,
+            timestamp=item.event.timestamp,
+            score=score,
+            band=band,
+            degraded=degraded,
+            model_version=model.version,
+            scored_at=now,
+            snapshot=snapshot,
+        )
+        answer = ScoreOut(
+            transaction_id=tx.transaction_id,
+            score=score,
+            band=band,
+            reasons=reasons[: self.policy.top_k],
+            explanation="exact" if exact else "approximate",
+            model=model_ref,
+            degraded=degraded,
+            degraded_reason=item.degraded_reason,
+            case_id=scored.case_id if record else None,
+            amount=tx.amount,
+            currency=tx.currency,
+            scored_at=now,
+            latency_ms=round((time.perf_counter() - item.started) * 1000, 3),
+        )
+        return answer, scored
+
+    async def _record(self, records: list[ScoredTransaction]) -> None:
+        """Write what was scored; on failure keep it in memory for later."""
+        if self.breaker.open:
+            self._keep_for_later(records)
+            return
+        try:
+            async with asyncio.timeout(self._budget_s * max(1, len(records))):
+                await self._cases.record_many(records)
+        except REDIS_FAILURES as error:
+            self.breaker.trip(error)
+            self._keep_for_later(records)
+            logger.warning(
+                "record_deferred",
+                extra={
+                    "transaction_id": records[0].transaction_id,
+                    "count": len(records),
+                    "reason": self.breaker.reason,
+                },
+            )
+
+    def _keep_for_later(self, records: list[ScoredTransaction]) -> None:
+        dropped = 0
+        for record in records:
+            if len(self.pending) == self.pending.maxlen:
+                dropped += 1
+            self.pending.append(record)
+        self._metrics.pending_case_writes.set(len(self.pending))
+        if dropped:
+            logger.error("pending_writes_dropped", extra={"dropped": dropped})
+
+    async def flush_pending(self) -> int:
+        """Write what was kept in memory; returns how many were written."""
+        written = 0
+        while self.pending and not self.breaker.open:
+            batch = [self.pending.popleft() for _ in range(min(100, len(self.pending)))]
+            try:
+                await self._cases.record_many(batch)
+            except REDIS_FAILURES as error:
+                self.breaker.trip(error)
+                self.pending.extendleft(reversed(batch))
+                break
+            written += len(batch)
+        self._metrics.pending_case_writes.set(len(self.pending))
+        if written:
+            logger.info("pending_writes_flushed", extra={"written": written})
+        return written
+
+    async def keep_flushing(self, interval_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            if not self.pending:
+                continue
+            try:
+                await self.flush_pending()
+            except Exception:  # keep the writer alive; the log says what broke
+                logger.exception("pending_writes_failed")
+
+    def _observe(self, answer: ScoreOut) -> None:
+        self._metrics.scores.labels(answer.band).inc()
+        if answer.degraded:
+            self._metrics.degraded_answers.inc()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "transaction_scored",
+                extra={
+                    "transaction_id": answer.transaction_id,
+                    "case_id": answer.case_id,
+                    "band": answer.band,
+                    "score": answer.score,
+                    "degraded": answer.degraded,
+                    "model_version": answer.model.version,
+                    "latency_ms": answer.latency_ms,
+                },
+            )
+
+
+def to_event(transaction: TransactionIn) -> TransactionEvent:
+    return TransactionEvent(
+        transaction_id=transaction.transaction_id,
+        timestamp=transaction.timestamp,
+        customer_id=transaction.customer_id,
+        terminal_id=transaction.terminal_id,
+        amount=transaction.amount,
+        extras=transaction.extras,
+    )
+
+
+def _explain(
+    model: LoadedModel, rows: npt.NDArray[np.float32], bands: list[Band]
+) -> npt.NDArray[np.float32]:
+    """Exact contributions where a case opens, path attribution elsewhere."""
+    out = np.zeros((len(bands), rows.shape[1] + 1), dtype=np.float32)
+    flagged = np.array([band != "approve" for band in bands])
+    if flagged.any():
+        out[flagged] = model.contributions(rows[flagged], exact=True)
+    if (~flagged).any():
+        out[~flagged] = model.contributions(rows[~flagged], exact=False)
+    return out
+
+
+def _reasons(
+    model: LoadedModel,
+    features: dict[str, float],
+    contributions: npt.NDArray[np.float32],
+    limit: int | None,
+) -> list[Reason]:
+    """Feature contributions, the largest in absolute value first (all: no limit)."""
+    order = np.argsort(-np.abs(contributions[:-1]), kind="stable")[:limit]
+    return [
+        Reason(
+            feature=model.feature_names[i],
+            value=features[model.feature_names[i]],
+            contribution=float(contributions[i]),
+            direction="raises_risk" if contributions[i] >= 0 else "lowers_risk",
+        )
+        for i in order
+    ]

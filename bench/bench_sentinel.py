@@ -1,0 +1,332 @@
+"""Sentinel's scoring latency: live uvicorn + redis-server, and the same in process.
+
+Starts a redis-server (AOF, appendfsync always) and an MLflow server on free ports,
+trains the fraud model on a simulated history with the fraud pipeline's trainer and
+registers it, warms the online features with a week of that history, then:
+
+- `sentinel_score_p50_ms` / `_p99_ms`: POST /v1/score at a fixed 300 requests per
+  second for 30 s (open loop: each request leaves at its scheduled time on one of
+  several keep-alive connections), latency from send to full response;
+- `sentinel_max_rps`: closed loop, 16 connections kept busy for 10 s;
+- `sentinel_inprocess_p50_ms`: the same features (one Redis round trip) + prediction
+  called in process, with the same model and Redis.
+
+The load generator runs on the same 2 cores as the server; every figure includes
+that contention. Extra figures: the cost of explanations and scheduling delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bench-sentinel-key"
+RATE = 300
+DURATION_S = 30
+MAX_RPS_S = 10
+MAX_RPS_CONNECTIONS = 16
+OPEN_LOOP_CONNECTIONS = 32
+
+
+def main() -> dict[str, float]:
+    from tests.support import start_mlflow, start_redis
+
+    with tempfile.TemporaryDirectory(prefix="bench-sentinel-") as tmp:
+        folder = Path(tmp)
+        redis_server = start_redis(folder / "redis")
+        mlflow_server = start_mlflow(folder / "mlflow")
+        try:
+            return measure(folder, redis_server.url, mlflow_server.url)
+        finally:
+            mlflow_server.stop()
+            redis_server.stop()
+
+
+def measure(folder: Path, redis_url: str, tracking_uri: str) -> dict[str, float]:
+    history = simulated_history()
+    model_name = f"sentinel-fraud-bench-{uuid.uuid4().hex[:6]}"
+    register(history, tracking_uri, model_name)
+    warm, traffic = split(history)
+    asyncio.run(warm_features(warm, redis_url))
+    payloads = [payload(row, i) for i, row in enumerate(traffic.itertuples())]
+    figures = asyncio.run(in_process(redis_url, tracking_uri, model_name, payloads))
+    env = {
+        "REDIS_URL": redis_url,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "SENTINEL_API_KEY": API_KEY,
+        "SENTINEL_MODEL_NAME": model_name,
+        "LOG_LEVEL": "INFO",
+    }
+    with live_sentinel(folder, env) as port:
+        figures.update(asyncio.run(load_test(port, payloads)))
+    return figures
+
+
+# --- data and model ----------------------------------------------------------
+
+
+def simulated_history() -> pd.DataFrame:
+    from pipelines.generate_transactions import SimulationConfig, simulate
+
+    config = SimulationConfig(days=42, customers=2_000, terminals=4_000, seed=21)
+    return simulate(config).transactions
+
+
+def register(history: pd.DataFrame, tracking_uri: str, name: str) -> None:
+    from pipelines.train_fraud import TrainingConfig, train_and_register
+
+    train_and_register(history, tracking_uri, TrainingConfig(model_name=name))
+
+
+def split(history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A week to warm the online features, then the payments that are replayed."""
+    end = history["timestamp"].max()
+    traffic_start = end - timedelta(days=4)
+    warm = history[
+        (history["timestamp"] > traffic_start - timedelta(days=7))
+        & (history["timestamp"] <= traffic_start)
+    ]
+    return warm, history[history["timestamp"] > traffic_start]
+
+
+async def warm_features(warm: pd.DataFrame, redis_url: str) -> None:
+    from pipelines.replay import warm_up_features
+
+    await warm_up_features(warm, redis_url, warm["timestamp"].max())
+
+
+def payload(row: Any, index: int) -> dict[str, Any]:
+    return {
+        "transaction_id": f"bench-{index}-{uuid.uuid4().hex[:8]}",
+        "timestamp": row.timestamp.isoformat(),
+        "customer_id": str(row.customer_id),
+        "terminal_id": str(row.terminal_id),
+        "amount": round(float(row.amount), 2),
+        "currency": "EUR",
+    }
+
+
+# --- in process ----------------------------------------------------------------
+
+
+async def in_process(
+    redis_url: str, tracking_uri: str, name: str, payloads: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Features + prediction without HTTP, on the same Redis and model."""
+    import redis.asyncio as aioredis
+
+    from api.sentinel.features import OnlineFeatureStore
+    from api.sentinel.model import fetch_model
+    from api.sentinel.schemas import TransactionIn
+    from api.sentinel.scoring import to_event
+
+    model = fetch_model(tracking_uri, name, "champion")
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    store = OnlineFeatureStore(client, prefix=f"bench-inprocess-{uuid.uuid4().hex}")
+    events = [to_event(TransactionIn.model_validate(p)) for p in payloads[:2000]]
+    scoring, exact, approx = [], [], []
+    for event in events:
+        started = time.perf_counter()
+        features = await store.update_and_read(event)
+        rows = model.rows([features])
+        model.predict(rows)
+        scoring.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        model.contributions(rows, exact=True)
+        exact.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        model.contributions(rows, exact=False)
+        approx.append(time.perf_counter() - started)
+    await client.aclose()  # type: ignore[attr-defined]  # stubs predate it
+    return {
+        "sentinel_inprocess_p50_ms": ms(np.percentile(scoring, 50)),
+        "sentinel_inprocess_p99_ms": ms(np.percentile(scoring, 99)),
+        "sentinel_explain_exact_p50_ms": ms(np.percentile(exact, 50)),
+        "sentinel_explain_approx_p50_ms": ms(np.percentile(approx, 50)),
+    }
+
+
+# --- live server ---------------------------------------------------------------
+
+
+@contextmanager
+def live_sentinel(folder: Path, settings: dict[str, str]) -> Iterator[int]:
+    from devstack.processes import stop_process_group
+    from tests.support import free_port, wait_until
+
+    port = free_port()
+    env = {**os.environ, **settings}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.sentinel.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+    log = (folder / "sentinel.log").open("ab")
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: _ready(port), 120, "sentinel")
+        yield port
+    finally:
+        stop_process_group(process.pid)
+        process.wait()
+
+
+def _ready(port: int) -> bool:
+    import urllib.request
+
+    try:
+        url = f"http://127.0.0.1:{port}/readyz"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; a minimal client costs the CPU least."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def post(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def http_request(port: int, body: dict[str, Any]) -> bytes:
+    data = json.dumps(body).encode()
+    head = (
+        f"POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"X-API-Key: {API_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, float]:
+    requests = [http_request(port, body) for body in payloads]
+    fixed = RATE * DURATION_S
+    if len(requests) < fixed * 2:
+        raise RuntimeError(f"need {fixed * 2} payloads, have {len(requests)}")
+    await warm_server(port, requests[:200])
+    latencies, late, errors = await open_loop(port, requests[200 : 200 + fixed])
+    rps, max_errors = await closed_loop(port, requests[200 + fixed :])
+    return {
+        "sentinel_score_p50_ms": ms(np.percentile(latencies, 50)),
+        "sentinel_score_p99_ms": ms(np.percentile(latencies, 99)),
+        "sentinel_score_max_ms": ms(max(latencies)),
+        "sentinel_score_late_start_p99_ms": ms(np.percentile(late, 99)),
+        "sentinel_score_errors": float(errors + max_errors),
+        "sentinel_max_rps": round(rps, 1),
+    }
+
+
+async def warm_server(port: int, requests: list[bytes]) -> None:
+    connection = await Connection.open(port)
+    for request in requests:
+        await connection.post(request)
+    connection.close()
+
+
+async def open_loop(
+    port: int, requests: list[bytes]
+) -> tuple[list[float], list[float], int]:
+    """Each request leaves at start + i / RATE on a free connection."""
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(OPEN_LOOP_CONNECTIONS):
+        idle.put_nowait(await Connection.open(port))
+    latencies: list[float] = []
+    late: list[float] = []
+    errors = 0
+    start = time.perf_counter() + 0.1
+
+    async def one(index: int, request: bytes) -> None:
+        nonlocal errors
+        scheduled = start + index / RATE
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        connection = await idle.get()
+        sent = time.perf_counter()
+        late.append(sent - scheduled)
+        status = await connection.post(request)
+        latencies.append(time.perf_counter() - sent)
+        errors += status != 200
+        idle.put_nowait(connection)
+
+    await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+    while not idle.empty():
+        idle.get_nowait().close()
+    return latencies, late, errors
+
+
+async def closed_loop(port: int, requests: list[bytes]) -> tuple[float, int]:
+    """As many requests as MAX_RPS_CONNECTIONS busy connections complete."""
+    pending = iter(requests)
+    done = errors = 0
+    deadline = time.perf_counter() + MAX_RPS_S
+
+    async def worker() -> None:
+        nonlocal done, errors
+        connection = await Connection.open(port)
+        for request in pending:
+            if time.perf_counter() >= deadline:
+                break
+            errors += await connection.post(request) != 200
+            done += 1
+        connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(MAX_RPS_CONNECTIONS)))
+    return done / (time.perf_counter() - started), errors
+
+
+def ms(seconds: float) -> float:
+    return round(float(seconds) * 1000, 3)
+
+
+if __name__ == "__main__":
+    print(main())
