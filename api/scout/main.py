@@ -15,6 +15,7 @@ from api.common.app import CheckResult, add_operational_routes
 from api.common.auth import api_key_guard
 from api.common.logging import configure_logging
 from api.common.settings import load_settings
+from api.scout.drift import scout_drift_router
 from api.scout.index import IndexUnavailable, VectorIndex
 from api.scout.loader import ModelLoader
 from api.scout.model import ScoutModel
@@ -99,6 +100,7 @@ def create_app(settings: ScoutSettings | None = None) -> FastAPI:
         return {"service": "scout", "authenticated": "true"}
 
     v1.include_router(router)
+    v1.include_router(scout_drift_router(app))  # drift reports
     app.include_router(v1)
     return app
 

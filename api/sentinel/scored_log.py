@@ -1,0 +1,225 @@
+"""The scored-transaction log that drift reports read (drift monitoring, issue 7).
+
+Every transaction Sentinel scores (what-if excluded) is appended to a capped Redis
+stream: transaction time, id, score, band, model version, the degraded flag and the
+feature values, so a drift report for any recent window needs no export.
+
+Off the hot path: scoring only appends to an in-memory buffer; a short-lived task
+writes the buffer every FLUSH_INTERVAL_S as one pipeline of XADD ... MAXLEN ~ N, so
+a request pays no extra Redis round trip (nor an extra fsync under appendfsync
+always). Known shortcomings: entries still in the buffer when the process dies are
+lost (at most FLUSH_INTERVAL_S of traffic), and while Redis is down the buffer keeps
+only the newest BUFFER_LIMIT entries; the drift log is telemetry, not a record.
+
+Entry fields: tx (transaction time, epoch ms), id, s (score), b (band), v (model
+version), g ("1" when degraded), k (feature schema tag), f (feature values joined
+by commas in FEATURE_NAMES order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import redis
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from api.sentinel.cases import PREFIX, case_id_for
+from api.sentinel.features import FEATURE_NAMES, to_epoch_ms
+from api.sentinel.schemas import ScoreOut
+
+logger = logging.getLogger(__name__)
+
+STREAM_KEY = f"{PREFIX}scored"
+SCHEMA_TAG = hashlib.sha1(",".join(FEATURE_NAMES).encode()).hexdigest()[:8]  # noqa: S324 - a tag, not security
+FLUSH_INTERVAL_S = 0.25
+BUFFER_LIMIT = 50_000
+READ_CHUNK = 10_000
+# A transaction is scored at or after its own time; this much client clock skew
+# (transaction times slightly in the future) is still found by a window read.
+CLOCK_SKEW = timedelta(hours=1)
+
+
+class _Event(Protocol):
+    @property
+    def timestamp(self) -> datetime: ...
+
+
+class ScoredItem(Protocol):
+    """What the scorer knows about a transaction besides its answer."""
+
+    @property
+    def features(self) -> dict[str, float]: ...
+
+    @property
+    def event(self) -> _Event: ...
+
+
+def log_entry(answer: ScoreOut, item: ScoredItem) -> dict[str, str]:
+    features = item.features
+    values = ",".join(
+        f"{features.get(name, float('nan')):.7g}" for name in FEATURE_NAMES
+    )
+    return {
+        "tx": str(to_epoch_ms(item.event.timestamp)),
+        "id": answer.transaction_id,
+        "s": f"{answer.score:.7g}",
+        "b": answer.band,
+        "v": answer.model.version,
+        "g": "1" if answer.degraded else "0",
+        "k": SCHEMA_TAG,
+        "f": values,
+    }
+
+
+class ScoredLog:
+    """Buffers scored transactions and writes them to the capped stream in batches."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        maxlen: int = 200_000,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+        buffer_limit: int = BUFFER_LIMIT,
+    ) -> None:
+        self._client = client
+        self.maxlen = maxlen
+        self._interval = flush_interval_s
+        self._buffer: deque[dict[str, str]] = deque(maxlen=buffer_limit)
+        self._flusher: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.written = 0
+
+    def add(self, answers: Sequence[ScoreOut], items: Sequence[ScoredItem]) -> None:
+        """Queue the scored transactions (no I/O; a flush follows shortly)."""
+        for answer, item in zip(answers, items, strict=True):
+            if len(self._buffer) == self._buffer.maxlen:
+                self.dropped += 1
+            self._buffer.append(log_entry(answer, item))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush_soon(), name="scored-log-flush"
+            )
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(self._interval)
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Write everything buffered now; on failure keep it for the next flush."""
+        batch = list(self._buffer)
+        if not batch:
+            return 0
+        self._buffer.clear()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for entry in batch:
+                    pipe.xadd(STREAM_KEY, entry, maxlen=self.maxlen, approximate=True)
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            self._buffer.extendleft(reversed(batch))
+            logger.warning(
+                "scored_log_write_failed",
+                extra={"pending": len(self._buffer), "reason": str(error)[:200]},
+            )
+            return 0
+        self.written += len(batch)
+        if self.dropped:
+            logger.warning("scored_log_dropped", extra={"dropped": self.dropped})
+            self.dropped = 0
+        return len(batch)
+
+
+# --- reading (drift reports; synchronous, runs in a worker thread) --------------------
+
+
+@dataclass(frozen=True)
+class ScoredWindow:
+    """The scored transactions of a window: features, score, band, model version."""
+
+    frame: pd.DataFrame  # FEATURE_NAMES + score, band, model_version, degraded, ...
+    other_schema: int  # entries written with another feature list, left out
+
+
+def read_window(client: redis.Redis, start: datetime, end: datetime) -> ScoredWindow:
+    """Entries whose transaction time is in [start, end), last one per transaction."""
+    start_ms, end_ms = to_epoch_ms(start), to_epoch_ms(end)
+    low = f"{max(0, to_epoch_ms(start - CLOCK_SKEW))}-0"
+    rows: dict[str, dict[str, Any]] = {}
+    other_schema = 0
+    while True:
+        chunk = client.xrange(STREAM_KEY, min=low, max="+", count=READ_CHUNK)
+        for _, fields in chunk:
+            when = int(fields["tx"])
+            if not start_ms <= when < end_ms:
+                continue
+            if fields.get("k") != SCHEMA_TAG:
+                other_schema += 1
+                continue
+            rows[fields["id"]] = fields
+        if len(chunk) < READ_CHUNK:
+            break
+        low = "(" + chunk[-1][0]
+    return ScoredWindow(_frame(list(rows.values())), other_schema)
+
+
+def _frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
+    if not entries:
+        columns = [*FEATURE_NAMES, "score", "band", "model_version", "degraded"]
+        return pd.DataFrame(columns=[*columns, "transaction_id", "timestamp"])
+    values = np.array(
+        ",".join(entry["f"] for entry in entries).split(","), dtype=np.float64
+    ).reshape(len(entries), len(FEATURE_NAMES))
+    frame = pd.DataFrame(values, columns=list(FEATURE_NAMES))
+    frame["score"] = np.array([entry["s"] for entry in entries], dtype=np.float64)
+    frame["band"] = [entry["b"] for entry in entries]
+    frame["model_version"] = [entry["v"] for entry in entries]
+    frame["degraded"] = [entry["g"] == "1" for entry in entries]
+    frame["transaction_id"] = [entry["id"] for entry in entries]
+    frame["timestamp"] = pd.to_datetime(
+        [int(entry["tx"]) for entry in entries], unit="ms", utc=True
+    )
+    return frame
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Analysts' decisions on the cases the window's transactions opened."""
+
+    cases: int
+    confirmed_fraud: int
+    legitimate: int
+    escalated: int
+
+    @property
+    def undecided(self) -> int:
+        return self.cases - self.confirmed_fraud - self.legitimate - self.escalated
+
+
+def case_outcomes(client: redis.Redis, transaction_ids: Sequence[str]) -> Outcomes:
+    """Outcome of each transaction's case (review and block bands open one)."""
+    counts = {"confirmed_fraud": 0, "legitimate": 0, "escalate": 0}
+    # The case hash key as api.sentinel.cases writes it: PREFIX + "case:" + case id.
+    keys = [f"{PREFIX}case:{case_id_for(tid)}" for tid in transaction_ids]
+    for first in range(0, len(keys), 1000):
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys[first : first + 1000]:
+                pipe.hget(key, "outcome")
+            for outcome in pipe.execute():
+                if outcome in counts:
+                    counts[outcome] += 1
+    return Outcomes(
+        cases=len(keys),
+        confirmed_fraud=counts["confirmed_fraud"],
+        legitimate=counts["legitimate"],
+        escalated=counts["escalate"],
+    )
