@@ -41,7 +41,8 @@ from api.scout.schemas import (
 from api.scout.settings import ScoutSettings
 from api.scout.telemetry import ScoutMetrics
 
-# A what-if addition counts as a view plus a click; a like as twice a purchase.
+# A what-if addition counts as a view plus a click; a like at least as twice a
+# purchase (see edit_profile).
 ADDED_WEIGHT = float(np.log1p(EVENT_WEIGHTS["view"] + EVENT_WEIGHTS["click"]))
 LIKED_WEIGHT = float(2 * np.log1p(sum(EVENT_WEIGHTS.values())))
 
@@ -385,8 +386,12 @@ def edit_profile(
         del weights[position]
     for position in resolved["add"]:
         weights[position] = max(weights.get(position, 0.0), ADDED_WEIGHT)
-    for position in resolved["liked"]:
-        weights[position] = max(weights.get(position, 0.0), LIKED_WEIGHT)
+    # Likes are explicit: together they weigh at least as much as the rest.
+    liked = set(resolved["liked"])
+    rest = sum(w for p, w in weights.items() if p not in liked)
+    like_weight = max(LIKED_WEIGHT, rest / len(liked)) if liked else LIKED_WEIGHT
+    for position in liked:
+        weights[position] = like_weight
     for position in resolved["disliked"]:
         weights.pop(position, None)
     new = [p for p in resolved["liked"] + resolved["add"] if p not in order]

@@ -73,7 +73,11 @@ class WhatIfRequest(BaseModel):
     )
     add: list[ItemId] = Field(default_factory=list, max_length=200)
     remove: list[ItemId] = Field(default_factory=list, max_length=200)
-    liked: list[ItemId] = Field(default_factory=list, max_length=200)
+    liked: list[ItemId] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Explicit likes: together they weigh as much as the rest.",
+    )
     disliked: list[ItemId] = Field(default_factory=list, max_length=200)
     strategy: Strategy = "average_vector"
     diversity: float = Field(
