@@ -6,10 +6,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.auth import current_analyst, sign_out, write_pending_cookie
+from ui.auth import current_analyst, sign_in_form, sign_out, write_pending_cookie
 from ui.services import ConfigurationProblem, get_services
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit treats a pages/ folder beside the entry script as an old
+# style multipage app and, on a fresh server, runs the page named in the URL without
+# this script, hence without the sign-in.
+PAGES = Path(__file__).parent / "views"
 
 
 def page(file: str, title: str, icon: str, default: bool = False) -> st.Page:
@@ -51,11 +54,13 @@ def main() -> None:
     with st.sidebar:
         write_pending_cookie()
     analyst = current_analyst(settings)
+    # Every page is declared either way, so a link to one survives the sign-in.
+    navigation = st.navigation(
+        signed_in_pages(), position="sidebar" if analyst else "hidden"
+    )
     if analyst is None:
-        sign_in_page = page("sign_in.py", "Sign in", ":material/login:", default=True)
-        st.navigation([sign_in_page], position="hidden").run()
+        sign_in_form(settings)
         return
-    navigation = st.navigation(signed_in_pages())
     with st.sidebar:
         st.caption(f"Signed in as **{analyst}**")
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):

@@ -139,6 +139,28 @@ def sign_in(settings: WorkbenchSettings, name: str, password: str) -> bool:
     return True
 
 
+def sign_in_form(settings: WorkbenchSettings) -> None:
+    """The sign-in page: shown instead of any page until an analyst signs in."""
+    st.title("Sentinel & Scout workbench")
+    st.caption("Sign in with the analyst name and password you were given.")
+    with st.form("sign_in", border=True, width=420):
+        name = st.text_input("Analyst", autocomplete="username")
+        password = st.text_input(
+            "Password", type="password", autocomplete="current-password"
+        )
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    if sign_in(settings, name, password):
+        st.rerun()
+    st.error("Unknown analyst or wrong password. Check both and try again.")
+    st.caption(
+        "A first analyst is created by `make run` on a fresh checkout (see its "
+        "output); others are added to WORKBENCH_ANALYSTS with `python -m "
+        "ui.passwords NAME`."
+    )
+
+
 def sign_out() -> None:
     analyst = st.session_state.get(_ANALYST)
     token = st.session_state.get(_TOKEN)

@@ -45,7 +45,7 @@ class ApiClient:
         except httpx.TimeoutException as error:
             raise ApiError(
                 self.service,
-                f"no answer within {self.timeout_s:g} s",
+                f"did not answer within {self.timeout_s:g} s",
                 "It may be overloaded or stuck: try again in a moment; if it "
                 "persists, see the System page and the service's log.",
             ) from error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ def get_services() -> Services:
     except ValidationError as error:
         raise ConfigurationProblem(describe_error(error)) from None
     configure_logging("ui", settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per call is noise
     timeout = settings.api_timeout_s
     return Services(
         settings=settings,

@@ -18,9 +18,9 @@ from ui.services import ConfigurationProblem, Services, get_services
 logger = logging.getLogger(__name__)
 
 # Paths of the pages, relative to ui/app.py, for st.switch_page.
-QUEUE_PAGE = "pages/queue.py"
-CASE_PAGE = "pages/case.py"
-WHAT_IF_PAGE = "pages/what_if.py"
+QUEUE_PAGE = "views/queue.py"
+CASE_PAGE = "views/case.py"
+WHAT_IF_PAGE = "views/what_if.py"
 FLASH = "flash_message"
 
 
@@ -40,6 +40,9 @@ def page_context() -> PageContext:
 
 def run_page(title: str, body: Callable[[PageContext], None]) -> None:
     """Render a page; a failure shows a message, never a traceback."""
+    if not st.session_state.get("analyst"):  # only app.py's sign-in sets it
+        st.warning("Sign in first: open the workbench's home page.")
+        st.stop()
     st.title(title)
     show_flash()
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Locator, Page, expect
 
 from tests.stack import NativeStack
-from tests.support import ROOT
+from tests.support import ROOT, wait_until
 
 SCREENSHOTS = ROOT / "test-results" / "screenshots"
 FIRST_ANALYST = re.compile(r"first workbench analyst: (\S+), password: (\S+)")
@@ -37,6 +37,15 @@ def sign_in(page: Page, url: str, analyst: Analyst) -> None:
     page.get_by_label("Password", exact=True).fill(analyst.password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text(f"Signed in as {analyst.name}")).to_be_visible(timeout=SLOW)
+    wait_until(lambda: session_cookie(page) is not None, SLOW / 1000, "sign-in cookie")
+
+
+def session_cookie(page: Page) -> str | None:
+    """The signed sign-in cookie the workbench set in the browser, if any."""
+    for cookie in page.context.cookies():
+        if cookie["name"] == "workbench_session" and cookie["value"]:
+            return cookie["value"]
+    return None
 
 
 def go_to(page: Page, title: str) -> None:
@@ -63,3 +72,18 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def select_table_rows(page: Page, rows: list[int], table: int = 0) -> None:
+    """Tick rows of a Streamlit table: its grid is a canvas, so click by position.
+
+    Row and header heights are Streamlit's defaults (35 px); the tick box is in the
+    first 30 px of a row.
+    """
+    grid = page.get_by_test_id("stDataFrame").nth(table).locator("canvas").first
+    expect(grid).to_be_visible(timeout=SLOW)
+    box = grid.bounding_box()
+    assert box is not None
+    for row in rows:
+        page.mouse.click(box["x"] + 15, box["y"] + 35 * (row + 1) + 17)
+        wait_idle(page)

@@ -4,7 +4,7 @@ and the reasons move. Sentinel scores the edit without opening a case."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pandas as pd
@@ -129,8 +129,9 @@ def edit_controls(
         max_chars=3,
         key=f"wi_currency_{source_key}",
     )
+    # The time widget has minutes only: an untouched time keeps the exact original.
     timestamp = original["timestamp"]
-    if (day, clock) != (moment.date(), moment.time().replace(tzinfo=None)):
+    if (day, _minute(clock)) != (moment.date(), _minute(moment.time())):
         timestamp = datetime.combine(day, clock, tzinfo=ctx.zone).isoformat()
     edited = dict(original)
     edited.update(
@@ -141,6 +142,10 @@ def edit_controls(
         currency=currency.strip().upper(),
     )
     return edited, feature_overrides(api, source_key, baseline)
+
+
+def _minute(clock: time) -> time:
+    return clock.replace(second=0, microsecond=0, tzinfo=None)
 
 
 def feature_overrides(

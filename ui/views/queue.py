@@ -235,6 +235,7 @@ def selection_actions(
     api: SentinelApi, analyst: str, chosen: list[dict[str, Any]]
 ) -> None:
     st.subheader(f"{len(chosen)} selected")
+    st.caption("Selected: " + ", ".join(case["case_id"] for case in chosen))
     if len(chosen) == 1 and st.button(
         "Open this case", icon=":material/search:", key="open_case"
     ):

@@ -163,9 +163,12 @@ def items_table(
         hide_index=True,
         key=key,
         column_config={
+            "Change": st.column_config.TextColumn(width="small"),
+            "Rank": st.column_config.NumberColumn(width="small"),
+            "Title": st.column_config.TextColumn(width="medium"),
+            "Why": st.column_config.TextColumn(width="medium"),
             "Price": price_column(items),
             "Score": st.column_config.NumberColumn(format="%.3f"),
-            "Why": st.column_config.TextColumn(width="medium"),
         },
     )
 
@@ -226,7 +229,9 @@ def show_what_if(answer: dict[str, Any]) -> None:
     columns[3].metric("Overlap at k", percent(diff["overlap_at_k"], 0))
     change = answer["history"]
     st.caption(
-        f"History {change['items_before']} → {change['items_after']} items; "
+        f"History {change['items_before']} → {change['items_after']} items "
+        f"({len(change['added'])} added, {len(change['removed'])} removed, "
+        f"{len(change['liked'])} liked, {len(change['disliked'])} disliked); "
         f"{len(change['hidden_neighbours'])} near neighbours of disliked items hidden."
     )
     marks = change_marks(diff)
