@@ -77,6 +77,11 @@ def show_api_error(error: ApiError, what: str | None = None) -> None:
     st.caption(f"What to do: {error.hint}")
 
 
+def describe_error(error: ApiError) -> str:
+    """The error and what to do, in one line (for messages shown after a rerun)."""
+    return f"{error.service} {error.message}. What to do: {error.hint}"
+
+
 def flash(message: str, kind: str = "success") -> None:
     """A message shown once at the top of the next page run."""
     st.session_state[FLASH] = (kind, message)
@@ -87,9 +92,8 @@ def show_flash() -> None:
     if not pending:
         return
     kind, message = pending
-    {"success": st.success, "info": st.info, "warning": st.warning}.get(kind, st.info)(
-        message
-    )
+    show = {"success": st.success, "info": st.info, "warning": st.warning}
+    show.get(kind, st.error)(message)
 
 
 def open_case(case_id: str) -> None:

@@ -28,6 +28,7 @@ from ui.sentinel_api import SentinelApi, new_idempotency_key
 from ui.view import (
     WHAT_IF_PAGE,
     PageContext,
+    describe_error,
     flash,
     open_case,
     run_page,
@@ -36,6 +37,7 @@ from ui.view import (
 )
 
 DECISION_KEYS = "decision_keys"
+PREFETCHED = "prefetched_case"
 OPEN_STATUSES = ("open", "in_review", "escalated")
 BUTTONS = (
     ("confirmed_fraud", "Confirm fraud", ":material/report:"),
@@ -50,7 +52,7 @@ def render(ctx: PageContext) -> None:
     if not case_id:
         return
     try:
-        case = api.case(case_id)
+        case = prefetched(case_id) or api.case(case_id)
     except ApiError as error:
         show_api_error(error, f"Case {case_id}")
         return
@@ -67,6 +69,12 @@ def render(ctx: PageContext) -> None:
     recent_transactions(case, ctx)
     with section("Audit trail"):
         audit_trail(api.events(case_id), ctx)
+
+
+def prefetched(case_id: str) -> dict[str, Any] | None:
+    """The case claim-next already returned, used once instead of a second call."""
+    case = st.session_state.pop(PREFETCHED, None)
+    return case if case and case.get("case_id") == case_id else None
 
 
 def chosen_case_id(api: SentinelApi, analyst: str) -> str | None:
@@ -189,44 +197,57 @@ def closed_summary(case: dict[str, Any], ctx: PageContext) -> None:
 
 def decision_form(api: SentinelApi, case: dict[str, Any], ctx: PageContext) -> None:
     st.subheader("Decision")
+    case_id = case["case_id"]
     holder = case.get("claimed_by")
     if holder and holder != ctx.analyst:
         st.warning(f"{holder} is working on this case; your decision will be refused.")
-    note = st.text_area(
-        "Note", key=f"note_{case['case_id']}", max_chars=2000, height=90
-    )
-    chosen = None
+    st.text_area("Note", key=f"note_{case_id}", max_chars=2000, height=90)
+    # A callback runs before the next script run, so that run shows the next case.
     for outcome, label, icon in BUTTONS:
-        if st.button(label, icon=icon, key=f"decide_{outcome}", width="stretch"):
-            chosen = outcome
+        st.button(
+            label,
+            icon=icon,
+            key=f"decide_{outcome}",
+            width="stretch",
+            on_click=decide_and_continue,
+            args=(api, case_id, outcome, ctx.analyst),
+        )
     st.caption(f"Recorded as decided by **{ctx.analyst}**.")
     if holder == ctx.analyst and st.button("Release to the queue", key="release"):
-        api.release(case["case_id"], ctx.analyst)
-        flash(f"Case {case['case_id']} is back in the queue.", "info")
+        api.release(case_id, ctx.analyst)
+        flash(f"Case {case_id} is back in the queue.", "info")
         st.rerun()
-    if chosen:
-        decide_and_continue(api, case, chosen, note, ctx.analyst)
 
 
 def decide_and_continue(
-    api: SentinelApi, case: dict[str, Any], outcome: str, note: str, analyst: str
+    api: SentinelApi, case_id: str, outcome: str, analyst: str
 ) -> None:
-    """Record the decision (retries reuse its key), then open the next case."""
-    case_id = case["case_id"]
+    """Record the decision (a retry reuses its key), then claim the next case."""
+    note = str(st.session_state.get(f"note_{case_id}", ""))
     keys: dict[tuple[str, str, str], str] = st.session_state.setdefault(
         DECISION_KEYS, {}
     )
     key = keys.setdefault((case_id, outcome, note), new_idempotency_key())
-    decision = api.decide(case_id, outcome, analyst, note, key)
+    try:
+        decision = api.decide(case_id, outcome, analyst, note, key)
+    except ApiError as error:
+        flash(f"The decision was not recorded: {describe_error(error)}", "error")
+        return
     keys.pop((case_id, outcome, note), None)
     done = f"Case {case_id}: {outcome_label(decision['outcome'])}, by {analyst}."
-    answer = api.claim_next(analyst)
+    try:
+        answer = api.claim_next(analyst)
+    except ApiError as error:
+        flash(f"{done} No next case: {describe_error(error)}", "warning")
+        return
     next_case = answer.get("case")
-    if answer.get("claimed") and next_case:
-        flash(f"{done} Next case opened.")
-        open_case(next_case["case_id"])
-    flash(f"{done} The queue is empty: no next case.", "info")
-    st.rerun()
+    if not (answer.get("claimed") and next_case):
+        flash(f"{done} The queue is empty: no next case.", "info")
+        return
+    flash(f"{done} Next case opened.")
+    st.session_state[PREFETCHED] = next_case
+    st.session_state["case_id"] = next_case["case_id"]
+    st.query_params["case"] = next_case["case_id"]
 
 
 def recent_transactions(case: dict[str, Any], ctx: PageContext) -> None:
