@@ -43,6 +43,7 @@ STREAM_KEY = f"{PREFIX}scored"
 SCHEMA_TAG = hashlib.sha1(",".join(FEATURE_NAMES).encode()).hexdigest()[:8]  # noqa: S324 - a tag, not security
 FLUSH_INTERVAL_S = 0.25
 BUFFER_LIMIT = 50_000
+MAX_RETRY_DELAY_S = 5.0
 READ_CHUNK = 10_000
 # A transaction is scored at or after its own time; this much client clock skew
 # (transaction times slightly in the future) is still found by a window read.
@@ -111,8 +112,13 @@ class ScoredLog:
             )
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(self._interval)
-        await self.flush()
+        """Flush until the buffer stays empty; back off while Redis fails."""
+        delay = self._interval
+        while self._buffer:
+            await asyncio.sleep(delay)
+            written = await self.flush()
+            failed = not written and self._buffer
+            delay = min(delay * 2, MAX_RETRY_DELAY_S) if failed else self._interval
 
     async def flush(self) -> int:
         """Write everything buffered now; on failure keep it for the next flush."""
