@@ -74,6 +74,8 @@ def measure(folder: Path, redis_url: str, tracking_uri: str) -> dict[str, float]
     }
     with live_sentinel(folder, env) as port:
         figures.update(asyncio.run(load_test(port, payloads)))
+    # Other work on the machine weighs on every figure: record how busy it was.
+    figures["sentinel_bench_load_average_1m"] = round(os.getloadavg()[0], 2)
     return figures
 
 

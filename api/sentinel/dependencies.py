@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the objects a handler needs, built once in the lifespan."""
+"""FastAPI dependencies: the objects a handler needs, built once in the lifespan.
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in a thread
+pool, a hop that costs more than the scoring itself on a busy machine.
+"""
 
 from __future__ import annotations
 
@@ -13,27 +17,27 @@ from api.sentinel.scoring import Scorer
 from api.sentinel.settings import SentinelSettings
 
 
-def _scorer(request: Request) -> Scorer:
+async def _scorer(request: Request) -> Scorer:
     scorer: Scorer = request.app.state.scorer
     return scorer
 
 
-def _cases(request: Request) -> CaseStore:
+async def _cases(request: Request) -> CaseStore:
     cases: CaseStore = request.app.state.cases
     return cases
 
 
-def _decisions(request: Request) -> Decisions:
+async def _decisions(request: Request) -> Decisions:
     decisions: Decisions = request.app.state.decisions
     return decisions
 
 
-def _models(request: Request) -> ModelHolder:
+async def _models(request: Request) -> ModelHolder:
     models: ModelHolder = request.app.state.models
     return models
 
 
-def _settings(request: Request) -> SentinelSettings:
+async def _settings(request: Request) -> SentinelSettings:
     settings: SentinelSettings = request.app.state.settings
     return settings
 

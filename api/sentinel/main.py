@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi.security import APIKeyHeader
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from api.common.app import CheckResult, add_operational_routes
-from api.common.auth import api_key_guard
+from api.common.auth import API_KEY_HEADER, api_key_guard
 from api.common.logging import configure_logging
 from api.common.settings import load_settings
 from api.sentinel.cases import CaseStore
@@ -69,6 +71,18 @@ async def check_model(request: Request) -> CheckResult:
     if current is None:
         return CheckResult(False, f"{models.name}@{models.alias}: {models.last_error}")
     return CheckResult(True, f"{current.name} version {current.version}")
+
+
+def inline_key_guard(secret: SecretStr) -> Callable[..., Awaitable[None]]:
+    """The shared X-API-Key check, run inline: as the plain `def` dependency that
+    api_key_guard returns, FastAPI would send it to a thread pool on every request."""
+    check = api_key_guard(secret)
+    scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+
+    async def require_key(provided: str | None = Security(scheme)) -> None:
+        check(provided)
+
+    return require_key
 
 
 def create_app(settings: SentinelSettings | None = None) -> FastAPI:
@@ -123,7 +137,8 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
         app, "sentinel", registry, {"redis": check_redis, "model": check_model}
     )
     v1 = APIRouter(
-        prefix="/v1", dependencies=[Depends(api_key_guard(settings.sentinel_api_key))]
+        prefix="/v1",
+        dependencies=[Depends(inline_key_guard(settings.sentinel_api_key))],
     )
 
     @v1.get("/whoami", summary="Confirms the API key is accepted")

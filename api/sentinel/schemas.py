@@ -14,7 +14,7 @@ Queue = Literal["open", "escalated"]
 Outcome = Literal["confirmed_fraud", "legitimate", "escalate"]
 CaseSort = Literal["score", "amount", "age"]
 SortOrder = Literal["asc", "desc"]
-Explanation = Literal["exact", "approximate"]
+Explanation = Literal["exact", "approximate", "none"]
 
 MAX_BATCH = 1000
 MAX_BULK_DECISIONS = 500
@@ -100,9 +100,13 @@ class ScoreOut(BaseModel):
     transaction_id: str
     score: float = Field(description="Probability of fraud from the model (0-1).")
     band: Band
-    reasons: list[Reason] = Field(description="Largest contributions first.")
+    reasons: list[Reason] = Field(
+        description="Largest contributions first; empty when explanation is none."
+    )
     explanation: Explanation = Field(
-        description="exact: TreeSHAP; approximate: XGBoost's path attribution."
+        description="exact: TreeSHAP (review, block, what-if); approximate: "
+        "XGBoost's path attribution (approvals with explain=true); none: an "
+        "approval, not explained unless asked."
     )
     model: ModelRef
     degraded: bool = Field(

@@ -2,10 +2,16 @@
 
 Hot path: one Redis round trip reads and updates the features, `inplace_predict`
 gives the score, and a second round trip records it (day counters, the customer's
-recent transactions, a case for review or block). Explanations use XGBoost's own
-contribution output on a one-row DMatrix: exact TreeSHAP for review and block (the
-case snapshot keeps them) and for what-if, XGBoost's cheaper path attribution for
-approved transactions (see the `explanation` field of each answer).
+recent transactions, a case for review or block).
+
+Explanations use XGBoost's own contribution output, which only `Booster.predict` on
+a DMatrix gives; so the score never builds a DMatrix, and a DMatrix of the rows to
+explain is built only when an explanation is needed: exact TreeSHAP for review and
+block (the case snapshot keeps every contribution) and for what-if; nothing for an
+approval unless the caller asks (`explain=true`), then XGBoost's cheaper path
+attribution (approx_contribs). Measured in bench/bench_sentinel.py: with the
+200-tree model, TreeSHAP costs several times the score itself, and approvals are
+~98% of traffic. Each answer says which it got (`explanation`).
 
 Degraded mode: when Redis fails or exceeds its budget, the features fall back to
 neutral values, the answer says `degraded: true`, an amount above the configured
@@ -39,6 +45,7 @@ from api.sentinel.model import LoadedModel, ModelHolder
 from api.sentinel.schemas import (
     Band,
     CaseSnapshot,
+    Explanation,
     ModelRef,
     Reason,
     ScoreOut,
@@ -131,11 +138,16 @@ class Scorer:
             maxlen=settings.pending_cases_limit
         )
 
-    async def score(self, transaction: TransactionIn) -> ScoreOut:
-        [answer] = await self.score_batch([transaction])
+    async def score(
+        self, transaction: TransactionIn, explain: bool = False
+    ) -> ScoreOut:
+        [answer] = await self.score_batch([transaction], explain)
         return answer
 
-    async def score_batch(self, transactions: list[TransactionIn]) -> list[ScoreOut]:
+    async def score_batch(
+        self, transactions: list[TransactionIn], explain: bool = False
+    ) -> list[ScoreOut]:
+        """Score in order; `explain` adds approximate reasons to approvals too."""
         model = self._models.require()
         items = [await self._with_features(model, tx) for tx in transactions]
         rows = model.rows([item.features for item in items])
@@ -145,10 +157,10 @@ class Scorer:
             self.policy.band(float(s), it.event.amount, it.degraded_reason is not None)
             for s, it in zip(scores, items, strict=True)
         ]
-        contributions = _explain(model, rows, bands)
+        kinds, contributions = _explain(model, rows, bands, explain)
         for i, item in enumerate(items):
             answer, record = self._answer(
-                model, item, float(scores[i]), bands[i], contributions[i]
+                model, item, float(scores[i]), bands[i], kinds[i], contributions[i]
             )
             answers.append(answer)
             records.append(record)
@@ -177,7 +189,9 @@ class Scorer:
             score, item.event.amount, item.degraded_reason is not None
         )
         contributions = model.contributions(rows, exact=True)[0]
-        answer, _ = self._answer(model, item, score, band, contributions, record=False)
+        answer, _ = self._answer(
+            model, item, score, band, "exact", contributions, record=False
+        )
         return WhatIfOut(
             **answer.model_dump(),
             features=item.features,
@@ -220,11 +234,11 @@ class Scorer:
         item: _Scored,
         score: float,
         band: Band,
-        contributions: npt.NDArray[np.float32],
+        explanation: Explanation,
+        contributions: npt.NDArray[np.float32] | None,
         record: bool = True,
     ) -> tuple[ScoreOut, ScoredTransaction]:
         tx = item.transaction
-        exact = band != "approve" or not record
         opens_case = band != "approve" and record
         reasons = _reasons(
             model,
@@ -236,7 +250,7 @@ class Scorer:
         model_ref = ModelRef(name=model.name, alias=model.alias, version=model.version)
         degraded = item.degraded_reason is not None
         snapshot = None
-        if opens_case:
+        if opens_case and contributions is not None:
             snapshot = CaseSnapshot(
                 transaction=tx.model_dump(mode="json"),
                 features=item.features,
@@ -268,7 +282,7 @@ class Scorer:
             score=score,
             band=band,
             reasons=reasons[: self.policy.top_k],
-            explanation="exact" if exact else "approximate",
+            explanation=explanation,
             model=model_ref,
             degraded=degraded,
             degraded_reason=item.degraded_reason,
@@ -368,25 +382,35 @@ def to_event(transaction: TransactionIn) -> TransactionEvent:
 
 
 def _explain(
-    model: LoadedModel, rows: npt.NDArray[np.float32], bands: list[Band]
-) -> npt.NDArray[np.float32]:
-    """Exact contributions where a case opens, path attribution elsewhere."""
-    out = np.zeros((len(bands), rows.shape[1] + 1), dtype=np.float32)
-    flagged = np.array([band != "approve" for band in bands])
-    if flagged.any():
-        out[flagged] = model.contributions(rows[flagged], exact=True)
-    if (~flagged).any():
-        out[~flagged] = model.contributions(rows[~flagged], exact=False)
-    return out
+    model: LoadedModel,
+    rows: npt.NDArray[np.float32],
+    bands: list[Band],
+    explain_approved: bool,
+) -> tuple[list[Explanation], list[npt.NDArray[np.float32] | None]]:
+    """Exact contributions where a case opens; approvals only when asked."""
+    approved: Explanation = "approximate" if explain_approved else "none"
+    kinds: list[Explanation] = [
+        "exact" if band != "approve" else approved for band in bands
+    ]
+    out: list[npt.NDArray[np.float32] | None] = [None] * len(bands)
+    for kind in ("exact", "approximate"):
+        chosen = [i for i, k in enumerate(kinds) if k == kind]
+        if chosen:
+            values = model.contributions(rows[chosen], exact=kind == "exact")
+            for position, i in enumerate(chosen):
+                out[i] = values[position]
+    return kinds, out
 
 
 def _reasons(
     model: LoadedModel,
     features: dict[str, float],
-    contributions: npt.NDArray[np.float32],
+    contributions: npt.NDArray[np.float32] | None,
     limit: int | None,
 ) -> list[Reason]:
     """Feature contributions, the largest in absolute value first (all: no limit)."""
+    if contributions is None:
+        return []
     order = np.argsort(-np.abs(contributions[:-1]), kind="stable")[:limit]
     return [
         Reason(

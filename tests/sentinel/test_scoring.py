@@ -30,7 +30,9 @@ def test_a_score_has_band_reasons_model_and_no_degradation(
     async def scenario() -> dict[str, Any]:
         settings = sentinel_settings(sentinel_redis_url, registered_model)
         async with running_app(settings) as client:
-            response = await client.post("/v1/score", json=transaction("t-1", 42.5))
+            response = await client.post(
+                "/v1/score", params={"explain": "true"}, json=transaction("t-1", 42.5)
+            )
             assert response.status_code == 200, response.text
             return dict(response.json())
 
@@ -40,6 +42,9 @@ def test_a_score_has_band_reasons_model_and_no_degradation(
         "block" if body["score"] >= 0.9 else "review" if body["score"] >= 0.5 else None
     )
     assert body["band"] == (expected_band or "approve")
+    assert body["explanation"] == (
+        "approximate" if body["band"] == "approve" else "exact"
+    )
     assert body["model"] == {
         "name": registered_model.name,
         "alias": "champion",
@@ -58,6 +63,34 @@ def test_a_score_has_band_reasons_model_and_no_degradation(
         assert reason["direction"] == expected
         if reason["feature"] == "amount":
             assert reason["value"] == 42.5
+
+
+def test_approvals_are_explained_only_when_asked_and_cases_always_exactly(
+    sentinel_redis_url: str, registered_model: RegisteredModel
+) -> None:
+    async def scenario(review: float) -> list[dict[str, Any]]:
+        settings = sentinel_settings(
+            sentinel_redis_url,
+            registered_model,
+            review_threshold=review,
+            block_threshold=1.0,
+        )
+        async with running_app(settings) as client:
+            batch = {"transactions": [transaction(f"e-{review}-{i}") for i in "ab"]}
+            plain = await client.post("/v1/score/batch", json=batch)
+            batch = {"transactions": [transaction(f"x-{review}-{i}") for i in "ab"]}
+            asked = await client.post(
+                "/v1/score/batch", params={"explain": "true"}, json=batch
+            )
+            return [*plain.json()["results"], *asked.json()["results"]]
+
+    approvals = run(scenario(1.0))
+    assert [a["band"] for a in approvals] == ["approve"] * 4
+    assert [a["explanation"] for a in approvals] == ["none"] * 2 + ["approximate"] * 2
+    assert [len(a["reasons"]) for a in approvals] == [0, 0, 5, 5]
+    reviews = run(scenario(0.0))
+    assert {(a["band"], a["explanation"]) for a in reviews} == {("review", "exact")}
+    assert all(len(a["reasons"]) == 5 for a in reviews)
 
 
 @pytest.mark.parametrize(

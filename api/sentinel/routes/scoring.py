@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api.sentinel.dependencies import ScorerDep
 from api.sentinel.schemas import (
@@ -15,16 +17,27 @@ from api.sentinel.schemas import (
 )
 
 router = APIRouter(prefix="/score", tags=["scoring"])
+Explain = Annotated[
+    bool,
+    Query(
+        description="Also explain approvals (XGBoost path attribution); review and "
+        "block are always explained exactly."
+    ),
+]
 
 
 @router.post("", summary="Score one transaction (opens a case for review or block)")
-async def score_transaction(transaction: TransactionIn, scorer: ScorerDep) -> ScoreOut:
-    return await scorer.score(transaction)
+async def score_transaction(
+    transaction: TransactionIn, scorer: ScorerDep, explain: Explain = False
+) -> ScoreOut:
+    return await scorer.score(transaction, explain)
 
 
 @router.post("/batch", summary="Score many transactions in order, in one call")
-async def score_batch(batch: BatchIn, scorer: ScorerDep) -> BatchOut:
-    results = await scorer.score_batch(batch.transactions)
+async def score_batch(
+    batch: BatchIn, scorer: ScorerDep, explain: Explain = False
+) -> BatchOut:
+    results = await scorer.score_batch(batch.transactions, explain)
     return BatchOut(
         count=len(results),
         degraded_count=sum(result.degraded for result in results),
