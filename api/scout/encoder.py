@@ -28,9 +28,16 @@ def item_text(title: str, description: str) -> str:
 
 
 def ngrams(text: str) -> list[str]:
-    """Lower-cased word unigrams and bigrams (tokens of two or more characters)."""
-    words = TOKEN.findall(text.lower())
+    """Lower-cased word unigrams and bigrams (tokens of two or more characters),
+    plurals folded crudely ("boots" -> "boot") so that number does not matter."""
+    words = [_singular(word) for word in TOKEN.findall(text.lower())]
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,21 @@ class ScoutModel:
         self.popular_order = np.argsort(-popularity, kind="stable")
         self.categories = self.items["category"].to_numpy()
         self.prices = self.items["price"].to_numpy(dtype=float)
+        # Plain Python rows: building responses must not touch pandas per item.
+        columns = {
+            name: self.items[name].tolist()
+            for name in ("item_id", "title", "category", "brand", "currency")
+        }
+        price_list = self.items["price"].astype(float).tolist()
+        popularity_list = self.items["popularity"].astype(int).tolist()
+        self.records: list[dict[str, Any]] = [
+            {
+                **{name: str(values[i]) for name, values in columns.items()},
+                "price": price_list[i],
+                "popularity": popularity_list[i],
+            }
+            for i in range(len(self.items))
+        ]
 
     @property
     def size(self) -> int:

@@ -234,7 +234,7 @@ def get_item(item_id: ItemIdPath, recommender: RecommenderDep) -> ItemDetailOut:
     model = recommender.model
     position = find_item(model, item_id)
     return ItemDetailOut(
-        **item_out(model, position).model_dump(),
+        **model.records[position],
         description=str(model.items["description"].iloc[position]),
     )
 
@@ -273,7 +273,7 @@ def get_user(
         taste=taste_summary(model, history),
         history=[
             HistoryItem(
-                **item_out(model, int(position)).model_dump(),
+                **model.records[int(position)],
                 views=int(history.views[i]),
                 clicks=int(history.clicks[i]),
                 purchases=int(history.purchases[i]),
@@ -429,25 +429,13 @@ def _hidden_neighbours(
 
 
 def item_out(model: ScoutModel, position: int) -> ItemOut:
-    row = model.items.iloc[position]
-    return ItemOut(
-        item_id=str(row["item_id"]),
-        title=str(row["title"]),
-        category=str(row["category"]),
-        brand=str(row["brand"]),
-        price=float(row["price"]),
-        currency=str(row["currency"]),
-        popularity=int(row["popularity"]),
-    )
+    return ItemOut.model_construct(**model.records[position])
 
 
 def hits_out(model: ScoutModel, hits: list[tuple[int, float]]) -> list[RecommendedItem]:
     return [
-        RecommendedItem(
-            **item_out(model, position).model_dump(),
-            rank=rank,
-            score=round(score, 6),
-            because=[],
+        RecommendedItem.model_construct(
+            **model.records[position], rank=rank, score=round(score, 6), because=[]
         )
         for rank, (position, score) in enumerate(hits, start=1)
     ]
@@ -466,12 +454,12 @@ def recommendations_out(
 ) -> RecommendationsOut:
     titles = model.items["title"].to_numpy()
     items = [
-        RecommendedItem(
-            **item_out(model, entry.position).model_dump(),
+        RecommendedItem.model_construct(
+            **model.records[entry.position],
             rank=rank,
             score=round(entry.score, 6),
             because=[
-                Contribution(
+                Contribution.model_construct(
                     item_id=str(model.item_ids[p]),
                     title=str(titles[p]),
                     contribution=round(value, 6),

@@ -204,7 +204,7 @@ def test_search_finds_matching_items(scout_client: TestClient) -> None:
         headers=HEADERS,
     ).json()
 
-    assert body["known_terms"][:3] == ["waterproof", "hiking", "boots"]
+    assert body["known_terms"][:3] == ["waterproof", "hiking", "boot"]
     assert len(body["items"]) == 5
     assert all(item["category"] == "outdoor" for item in body["items"])
 

@@ -1,0 +1,206 @@
+"""Scout figures: offline nDCG@10 on the sample data, and API latency over a
+10,000-item catalogue in embedded (local-mode) Qdrant, measured over HTTP.
+
+Latency: a uvicorn process serves a model trained on a generated 10,000-item
+catalogue (SCOUT_MODEL_DIR, so no MLflow server is needed) with its collection in a
+local-mode folder; one client sends requests one after another and times each round
+trip. The machine is shared, so the 1-minute load average is reported alongside.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from api.scout.settings import QdrantSettings
+from pipelines.generate_interactions import GeneratorConfig, generate, write_dataset
+from pipelines.train_scout import TrainConfig, build_collection, train
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "scout"
+LARGE = GeneratorConfig(items=10_000, users=4_000, mean_views_per_user=24, seed=21)
+REQUESTS = 300
+WARM_UP = 20
+KEY = "bench-scout-key"
+QUERIES = (
+    "waterproof hiking boots",
+    "noise-cancelling headphones for travel",
+    "cast iron skillet",
+    "vegan face serum",
+    "board game for family game night",
+    "detective thriller paperback",
+    "running shoes for marathon training",
+    "linen summer dress",
+)
+
+
+def main() -> dict[str, float]:
+    figures = offline_figures()
+    with tempfile.TemporaryDirectory(prefix="bench-scout-") as folder:
+        figures.update(latency_figures(Path(folder)))
+    figures["scout_bench_load_avg_1m"] = round(os.getloadavg()[0], 2)
+    return figures
+
+
+def offline_figures() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-scout-model-") as folder:
+        result = train(SAMPLE, Path(folder), TrainConfig())
+    assert result.test is not None
+    metrics = result.test.metrics
+    figures = {
+        "scout_ndcg10_model": metrics["model"]["ndcg_at_10"],
+        "scout_ndcg10_popularity": metrics["popularity"]["ndcg_at_10"],
+        "scout_ndcg10_itemknn": metrics["itemknn"]["ndcg_at_10"],
+    }
+    figures = {name: round(value, 4) for name, value in figures.items()}
+    figures["scout_ndcg10_model_over_popularity"] = round(
+        figures["scout_ndcg10_model"] / figures["scout_ndcg10_popularity"], 2
+    )
+    print(f"[bench] scout method {result.method}: {figures}", flush=True)
+    return figures
+
+
+def latency_figures(folder: Path) -> dict[str, float]:
+    data, model, qdrant = folder / "data", folder / "model", folder / "qdrant"
+    write_dataset(generate(LARGE), data)
+    train(data, model, TrainConfig(evaluate=False))
+    build_collection(QdrantSettings(qdrant_path=str(qdrant)), model, 1_000)
+    port = _free_port()
+    server = _start_server(port, model, qdrant, folder / "scout.log")
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}
+        ) as client:
+            _wait_ready(client, server)
+            return _measure_all(client)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _measure_all(client: httpx.Client) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    users = [u["user_id"] for u in _get(client, "/v1/users?limit=500")["users"]]
+    items = [f"I{n:05d}" for n in range(1, LARGE.items + 1)]
+
+    def recommend() -> None:
+        _get(client, f"/v1/users/{rng.choice(users)}/recommendations?k=10")
+
+    def what_if(strategy: str) -> Callable[[], None]:
+        def call() -> None:
+            picked = rng.choice(items, size=4, replace=False).tolist()
+            body = {
+                "user_id": str(rng.choice(users)),
+                "liked": picked[:3],
+                "disliked": picked[3:],
+                "strategy": strategy,
+                "k": 10,
+            }
+            _post(client, "/v1/recommendations/what-if", body)
+
+        return call
+
+    def search() -> None:
+        _get(client, "/v1/items/search", params={"q": rng.choice(QUERIES), "k": 10})
+
+    figures = {}
+    for name, call, count in (
+        ("scout_recommend", recommend, REQUESTS),
+        ("scout_whatif", what_if("average_vector"), REQUESTS),
+        ("scout_whatif_sum_scores", what_if("sum_scores"), REQUESTS),
+        ("scout_search", search, REQUESTS),
+        ("scout_whatif_best_score", what_if("best_score"), 40),
+    ):
+        p50, p99 = _percentiles(call, count)
+        figures[f"{name}_p50_ms"] = p50
+        figures[f"{name}_p99_ms"] = p99
+        print(f"[bench] {name}: p50 {p50} ms, p99 {p99} ms", flush=True)
+    return figures
+
+
+def _percentiles(call: Callable[[], None], count: int) -> tuple[float, float]:
+    for _ in range(min(WARM_UP, count)):
+        call()
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    p50, p99 = np.percentile(timings, [50, 99])
+    return round(float(p50), 2), round(float(p99), 2)
+
+
+def _get(client: httpx.Client, path: str, **kwargs: Any) -> dict[str, Any]:
+    response = client.get(path, **kwargs)
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> None:
+    client.post(path, json=body).raise_for_status()
+
+
+def _start_server(
+    port: int, model: Path, qdrant: Path, log: Path
+) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "SCOUT_API_KEY": KEY,
+            "SCOUT_MODEL_DIR": str(model),
+            "QDRANT_PATH": str(qdrant),
+            "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # unused: model from a folder
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    env.pop("QDRANT_URL", None)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.scout.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def _wait_ready(client: httpx.Client, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("scout exited before it was ready; see scout.log")
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError("scout not ready within 180 s")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    print(main())
