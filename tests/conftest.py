@@ -52,3 +52,9 @@ def browser_type_launch_args(
         "executable_path": CHROMIUM,
         "args": CHROMIUM_ARGS,
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API leaves an event loop running in the
+    main thread, after which `asyncio.run` in other tests would fail."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
