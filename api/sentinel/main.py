@@ -12,14 +12,17 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 from api.common.app import CheckResult, add_operational_routes
 from api.common.auth import API_KEY_HEADER, api_key_guard
+from api.common.errors import error_body
 from api.common.logging import configure_logging
 from api.common.settings import load_settings
 from api.sentinel.cases import CaseStore
@@ -71,6 +74,15 @@ async def check_model(request: Request) -> CheckResult:
     if current is None:
         return CheckResult(False, f"{models.name}@{models.alias}: {models.last_error}")
     return CheckResult(True, f"{current.name} version {current.version}")
+
+
+async def redis_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """Queue reads and writes need Redis: 503 with the reason, not a bare 500."""
+    logger.warning(
+        "redis_unavailable", extra={"path": request.url.path, "reason": str(error)}
+    )
+    body = error_body("dependency_unavailable", f"redis unavailable: {error}")
+    return JSONResponse(body, status_code=503)
 
 
 def inline_key_guard(secret: SecretStr) -> Callable[..., Awaitable[None]]:
@@ -136,6 +148,7 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
     add_operational_routes(
         app, "sentinel", registry, {"redis": check_redis, "model": check_model}
     )
+    app.add_exception_handler(RedisError, redis_unavailable)
     v1 = APIRouter(
         prefix="/v1",
         dependencies=[Depends(inline_key_guard(settings.sentinel_api_key))],
@@ -195,11 +208,12 @@ async def warm_up_redis(features: OnlineFeatureStore, connections: int = 4) -> N
 
 async def write_pending(scorer: Scorer, timeout_s: float = 5.0) -> None:
     """On shutdown, one last attempt to write what Redis could not take earlier."""
-    if not scorer.pending:
+    if not scorer.pending and not scorer.approvals:
         return
     scorer.breaker.reset()
     try:
         async with asyncio.timeout(timeout_s):
+            await scorer.settle()
             await scorer.flush_pending()
     except Exception as error:  # the log names what is lost
         logger.warning("pending_writes_lost_on_shutdown", extra={"reason": str(error)})

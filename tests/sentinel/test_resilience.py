@@ -71,6 +71,7 @@ def test_redis_down_degrades_scoring_and_it_recovers_by_itself(
             small = await score(client, "small", 50.0)
             large = await score(client, "large", 500.0)
             ready = await client.get("/readyz")
+            listing = await client.get("/v1/cases")
 
             own_redis.restart()
             attempts = await until_healthy(client, "after")
@@ -84,6 +85,8 @@ def test_redis_down_degrades_scoring_and_it_recovers_by_itself(
         assert large["case_id"] is not None
         assert ready.status_code == 503
         assert ready.json()["checks"]["redis"]["ok"] is False
+        assert listing.status_code == 503
+        assert listing.json()["detail"].startswith("redis unavailable")
         # The case of the degraded review was kept in memory and written later.
         assert [c["case_id"] for c in cases["items"]] == [large["case_id"]]
         assert cases["items"][0]["degraded"] is True

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.sentinel.cases import CaseQuery, DecisionRequest
-from api.sentinel.dependencies import CaseStoreDep, DecisionsDep
+from api.sentinel.dependencies import CaseStoreDep, DecisionsDep, ScorerDep
 from api.sentinel.schemas import (
     IDENTIFIER,
     BulkDecisionIn,
@@ -127,7 +127,10 @@ async def decide_cases(
 
 
 @router.get("/{case_id}", summary="A case with its snapshot and recent transactions")
-async def get_case(case_id: CaseId, cases: CaseStoreDep) -> CaseDetail:
+async def get_case(
+    case_id: CaseId, cases: CaseStoreDep, scorer: ScorerDep
+) -> CaseDetail:
+    await scorer.settle()  # the recent transactions include batched approvals
     return await cases.get_case(case_id)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.sentinel.dependencies import CaseStoreDep
+from api.sentinel.dependencies import CaseStoreDep, ScorerDep
 from api.sentinel.schemas import StatsOut
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/stats", tags=["stats"])
 @router.get("", summary="Queue sizes, decisions by outcome, fraud rate by day")
 async def queue_stats(
     cases: CaseStoreDep,
+    scorer: ScorerDep,
     days: Annotated[int, Query(ge=1, le=366, description="Most recent days.")] = 30,
 ) -> StatsOut:
+    await scorer.settle()  # approvals are counted in batches; include the latest
     return await cases.stats(days)
