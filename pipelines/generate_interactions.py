@@ -10,6 +10,7 @@ tastes, click some and buy fewer. Run `python -m pipelines.generate_interactions
 from __future__ import annotations
 
 import argparse
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -468,9 +469,22 @@ def write_dataset(dataset: ScoutDataset, folder: Path) -> None:
         partial.replace(folder / name)
 
 
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "scout"
+TABLES = (ITEMS_FILE, USERS_FILE, INTERACTIONS_FILE)
+
+
 def seed_data(data_dir: Path) -> None:
-    """Bootstrap step: the sample-sized dataset in DATA_DIR/scout."""
-    write_dataset(generate(GeneratorConfig()), data_dir / "scout")
+    """Bootstrap step: the sample dataset in DATA_DIR/scout. The committed sample is
+    what GeneratorConfig() makes (a test checks it), so it is copied when present."""
+    folder = data_dir / "scout"
+    if all((SAMPLE / name).exists() for name in TABLES):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            partial = folder / f"{name}.partial"
+            shutil.copyfile(SAMPLE / name, partial)
+            partial.replace(folder / name)
+        return
+    write_dataset(generate(GeneratorConfig()), folder)
 
 
 def main(argv: list[str] | None = None) -> int:

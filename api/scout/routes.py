@@ -42,9 +42,10 @@ from api.scout.settings import ScoutSettings
 from api.scout.telemetry import ScoutMetrics
 
 # A what-if addition counts as a view plus a click; a like at least as twice a
-# purchase (see edit_profile).
+# purchase, and as a quarter of the rest of the history (see edit_profile).
 ADDED_WEIGHT = float(np.log1p(EVENT_WEIGHTS["view"] + EVENT_WEIGHTS["click"]))
 LIKED_WEIGHT = float(2 * np.log1p(sum(EVENT_WEIGHTS.values())))
+LIKE_SHARE_OF_HISTORY = 0.25
 
 
 @dataclass
@@ -386,10 +387,10 @@ def edit_profile(
         del weights[position]
     for position in resolved["add"]:
         weights[position] = max(weights.get(position, 0.0), ADDED_WEIGHT)
-    # Likes are explicit: together they weigh at least as much as the rest.
+    # Likes are explicit: each weighs a quarter of the rest of the history.
     liked = set(resolved["liked"])
     rest = sum(w for p, w in weights.items() if p not in liked)
-    like_weight = max(LIKED_WEIGHT, rest / len(liked)) if liked else LIKED_WEIGHT
+    like_weight = max(LIKED_WEIGHT, LIKE_SHARE_OF_HISTORY * rest)
     for position in liked:
         weights[position] = like_weight
     for position in resolved["disliked"]:

@@ -76,7 +76,8 @@ class WhatIfRequest(BaseModel):
     liked: list[ItemId] = Field(
         default_factory=list,
         max_length=200,
-        description="Explicit likes: together they weigh as much as the rest.",
+        description="Explicit likes: each weighs a quarter of the rest of the "
+        "history (at least twice a purchase).",
     )
     disliked: list[ItemId] = Field(default_factory=list, max_length=200)
     strategy: Strategy = "average_vector"

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
@@ -17,6 +18,34 @@ pytestmark = pytest.mark.integration
 # The drift routes mounted on Scout belong to the drift monitoring work and are
 # fuzzed by its own tests; this run covers the recommendation API.
 DRIFT_PREFIX = "/v1/drift"
+
+
+def _load_schemathesis_now() -> None:
+    """Import schemathesis' lazily loaded modules while the stack is shallow.
+
+    pytest rewrites the asserts of plugin packages as they are imported; a module
+    first imported deep inside a running test made CPython 3.11's parser fail
+    ("AST constructor recursion depth mismatch"). A throwaway app triggers them all.
+    """
+    app = FastAPI()
+
+    @app.get("/ping")
+    def ping(n: int = 0) -> dict[str, int]:
+        return {"n": n}
+
+    operation = next(
+        iter(schemathesis.openapi.from_asgi("/openapi.json", app).get_all_operations())
+    ).ok()  # type: ignore[union-attr]
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=1, database=None, deadline=None)
+    def once(case: schemathesis.Case) -> None:
+        case.call_and_validate(checks=[not_a_server_error])
+
+    once()
+
+
+_load_schemathesis_now()
 
 
 @pytest.fixture(scope="module")
