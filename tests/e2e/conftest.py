@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,7 +72,7 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture
-def second_workbench(native_stack: NativeStack) -> Iterator[str]:
+def second_workbench(native_stack: NativeStack, tmp_path: Path) -> Iterator[str]:
     """A second workbench: Sentinel at a closed port, Scout at a socket that
     accepts connections and never answers (calls time out after 1 s)."""
     silent = socket.socket()
@@ -110,12 +111,13 @@ def second_workbench(native_stack: NativeStack) -> Iterator[str]:
         "--browser.gatherUsageStats",
         "false",
     ]
+    log = tmp_path / "workbench.log"
     process = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -126,3 +128,6 @@ def second_workbench(native_stack: NativeStack) -> Iterator[str]:
         stop_process_group(process.pid)
         process.wait()
         silent.close()
+        print(
+            f"second workbench log ({log}):\n{log.read_text(errors='replace')[-4000:]}"
+        )
