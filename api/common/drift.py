@@ -31,15 +31,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
-from prometheus_client import Gauge
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.common.errors import InvalidInput, NotFound
 from api.common.settings import ServiceSettings
+
+if TYPE_CHECKING:  # the bootstrap image has no prometheus_client
+    from prometheus_client import Gauge
 
 logger = logging.getLogger(__name__)
 
