@@ -8,8 +8,8 @@ feature store (no scoring, no case), with the fraud labels known by then, so the
 replayed transactions see a realistic history instead of empty windows.
 
 The default file is DATA_DIR/fraud/transactions.parquet (the bootstrap's simulated
-history). SENTINEL_URL and SENTINEL_API_KEY say where to send; REDIS_URL is needed
-only for the warm-up.
+history). SENTINEL_URL and SENTINEL_API_KEY say where to send; the warm-up writes to
+FEATURES_REDIS_URL, else REDIS_URL (where Sentinel keeps its online features).
 """
 
 from __future__ import annotations
@@ -278,8 +278,13 @@ def bootstrap_replay(data_dir: Path) -> None:
         window=pd.Timedelta(days=1),
         rate=1000,
         warmup=pd.Timedelta(days=7),
-        redis_url=os.environ.get("REDIS_URL"),
+        redis_url=features_redis_url(),
     )
+
+
+def features_redis_url() -> str | None:
+    """Where Sentinel keeps its online features (see SentinelSettings)."""
+    return os.environ.get("FEATURES_REDIS_URL") or os.environ.get("REDIS_URL")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -317,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             rate=args.rate,
             batch_size=args.batch_size,
             warmup=parse_duration(args.warmup),
-            redis_url=os.environ.get("REDIS_URL"),
+            redis_url=features_redis_url(),
             ready_timeout_s=args.ready_timeout,
         )
     except ReplayError as error:

@@ -20,7 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from api.common.app import CheckResult, add_operational_routes
+from api.common.app import CheckResult, ReadinessCheck, add_operational_routes
 from api.common.auth import API_KEY_HEADER, api_key_guard
 from api.common.errors import error_body
 from api.common.logging import configure_logging
@@ -50,6 +50,20 @@ def redis_client(url: str, timeout_ms: float, retries: int) -> aioredis.Redis:
     )
 
 
+def connect_redis(
+    settings: SentinelSettings,
+) -> tuple[aioredis.Redis, aioredis.Redis, aioredis.Redis]:
+    """(fast, store, labels): features while scoring, within the scoring budget;
+    the durable queue; label writes to the features Redis, worth waiting for."""
+    features_url = settings.features_redis_url or settings.redis_url
+    fast = redis_client(features_url, settings.redis_timeout_ms, retries=1)
+    store = redis_client(settings.redis_url, settings.redis_store_timeout_ms, retries=2)
+    if features_url == settings.redis_url:
+        return fast, store, store
+    labels = redis_client(features_url, settings.redis_store_timeout_ms, retries=2)
+    return fast, store, labels
+
+
 async def check_redis(request: Request) -> CheckResult:
     """Redis answers and fsyncs every write (unless that is switched off)."""
     durable: DurableWrites = request.app.state.durable
@@ -66,6 +80,15 @@ async def check_redis(request: Request) -> CheckResult:
             "(or set REQUIRE_DURABLE_REDIS=false)",
         )
     return CheckResult(True, durability.describe())
+
+
+async def check_features_redis(request: Request) -> CheckResult:
+    client: aioredis.Redis = request.app.state.labels
+    try:
+        await client.ping()
+    except Exception as error:  # any failure means "not ready", with its reason
+        return CheckResult(False, f"features redis unreachable: {error}")
+    return CheckResult(True, "ping ok")
 
 
 async def check_model(request: Request) -> CheckResult:
@@ -113,11 +136,8 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        fast = redis_client(settings.redis_url, settings.redis_timeout_ms, retries=1)
-        store = redis_client(
-            settings.redis_url, settings.redis_store_timeout_ms, retries=2
-        )
-        wire_services(app, settings, metrics, models, fast, store)
+        fast, store, labels = connect_redis(settings)
+        wire_services(app, settings, metrics, models, fast, store, labels)
         with contextlib.suppress(Exception):  # readiness reports what is wrong
             await app.state.durable.inspect()
             await warm_up_redis(app.state.features)
@@ -137,7 +157,7 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await write_pending(app.state.scorer)
-        for client in (fast, store):
+        for client in {id(c): c for c in (fast, store, labels)}.values():
             await client.aclose()  # type: ignore[attr-defined]  # stubs predate it
 
     app = FastAPI(title="Sentinel", version="0.2.0", lifespan=lifespan)
@@ -145,9 +165,10 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.metrics = metrics
     app.state.models = models
-    add_operational_routes(
-        app, "sentinel", registry, {"redis": check_redis, "model": check_model}
-    )
+    checks: dict[str, ReadinessCheck] = {"redis": check_redis, "model": check_model}
+    if settings.features_redis_url:
+        checks["features_redis"] = check_features_redis
+    add_operational_routes(app, "sentinel", registry, checks)
     app.add_exception_handler(RedisError, redis_unavailable)
     v1 = APIRouter(
         prefix="/v1",
@@ -171,6 +192,7 @@ def wire_services(
     models: ModelHolder,
     fast: aioredis.Redis,
     store: aioredis.Redis,
+    labels: aioredis.Redis,
 ) -> None:
     """Build the objects the routes depend on (see api.sentinel.dependencies)."""
     durable = DurableWrites(
@@ -189,8 +211,8 @@ def wire_services(
     app.state.cases = case_store
     app.state.features = features
     app.state.scorer = Scorer(features, case_store, models, metrics, settings)
-    # Labels are writes worth waiting for: the store client, not the scoring one.
-    app.state.decisions = Decisions(case_store, OnlineFeatureStore(store), metrics)
+    app.state.labels = labels
+    app.state.decisions = Decisions(case_store, OnlineFeatureStore(labels), metrics)
 
 
 async def warm_up_redis(features: OnlineFeatureStore, connections: int = 4) -> None:

@@ -21,6 +21,14 @@ class SentinelSettings(ServiceSettings):
     sentinel_model_alias: str = Field(
         "champion", description="Registry alias of the model to serve."
     )
+    features_redis_url: str | None = Field(
+        None,
+        description="Redis for the online features when it should not be the "
+        "durable one (default: REDIS_URL). Every scored transaction writes its "
+        "features; on a Redis with appendfsync always each of those waits for an "
+        "fsync. Features can be rebuilt, decisions cannot: a features Redis may "
+        "fsync every second.",
+    )
     redis_timeout_ms: float = Field(
         20.0, gt=0, description="Time budget of one Redis round trip while scoring."
     )
@@ -77,10 +85,12 @@ class SentinelSettings(ServiceSettings):
         description="Not ready unless Redis fsyncs every write (appendfsync always).",
     )
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "features_redis_url")
     @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 

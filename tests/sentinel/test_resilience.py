@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import redis
 
 from tests.sentinel.support import (
     RegisteredModel,
@@ -200,3 +201,50 @@ def test_reload_swaps_the_model_without_failing_a_request(
         assert f'version="{second}"' in metrics and f'version="{first}"' not in metrics
 
     asyncio.run(scenario())
+
+
+def test_features_can_live_in_their_own_redis(
+    own_redis: RedisServer, sentinel_redis_url: str, registered_model: RegisteredModel
+) -> None:
+    """The durable queue stays on REDIS_URL; features, labels go to their Redis."""
+
+    async def scenario() -> None:
+        settings = sentinel_settings(
+            sentinel_redis_url,
+            registered_model,
+            features_redis_url=own_redis.url,
+            review_threshold=0.0,
+        )
+        async with running_app(settings) as client:
+            ready = (await client.get("/readyz")).json()
+            assert ready["checks"]["features_redis"]["ok"] is True
+            answer = await score(client, "split-1", 80.0)
+            decided = await client.post(
+                f"/v1/cases/{answer['case_id']}/decision",
+                json={"outcome": "confirmed_fraud", "analyst": "alice"},
+            )
+            assert decided.status_code == 200
+
+            own_redis.kill_hard()
+            degraded = await score(client, "split-2", 80.0)
+            case = await client.get(f"/v1/cases/{answer['case_id']}")
+            ready_after = await client.get("/readyz")
+
+        assert degraded["degraded"] is True
+        assert case.status_code == 200 and case.json()["status"] == "closed"
+        assert ready_after.status_code == 503
+        assert ready_after.json()["checks"]["redis"]["ok"] is True
+        assert ready_after.json()["checks"]["features_redis"]["ok"] is False
+
+    asyncio.run(scenario())
+    own_redis.restart()
+    features = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    queue = redis.Redis.from_url(sentinel_redis_url, decode_responses=True)
+    try:
+        assert features.keys("sentinel:features:*terminal*:frauds") != []
+        assert features.keys("sentinel:case:*") == []
+        assert queue.keys("sentinel:features:*") == []
+        assert queue.keys("sentinel:case:*") != []
+    finally:
+        features.close()
+        queue.close()
