@@ -32,6 +32,7 @@ STEPS: dict[str, list[tuple[str, str]]] = {
     ],
     "traffic": [
         ("fraud-replay", "pipelines.replay:bootstrap_replay"),
+        ("drift-reports", "pipelines.drift:bootstrap_reports"),
     ],
 }
 

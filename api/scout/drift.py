@@ -153,7 +153,7 @@ class ScoutDriftSource:
             current,
             columns,
             self.settings.drift_share_threshold,
-            heading=f"Scout drift · {window.describe()}",
+            heading=f"Scout drift · {window.label()}",
             facts=[
                 ("Model", f"{model_ref.name} version {model_ref.version}"),
                 ("Interactions", f"{len(prepared.interactions):,}"),

@@ -186,7 +186,7 @@ class SentinelDriftSource:
             current,
             columns,
             self.settings.drift_share_threshold,
-            heading=f"Sentinel drift · {window.describe()}",
+            heading=f"Sentinel drift · {window.label()}",
             facts=_facts(prepared, figures),
         )
         summary = DriftSummary(

@@ -66,6 +66,8 @@ def test_the_page_lists_reports_plots_the_trend_and_shows_evidently(
     expect(report.get_by_text("Sentinel drift")).to_be_visible(timeout=SLOW)
     assert_no_traceback(page)
     screenshot(page, "drift-reports-calm")
+    page.locator("iframe[title='st.iframe']").first.scroll_into_view_if_needed()
+    screenshot(page, "drift-reports-evidently")
 
 
 def test_the_page_shows_scout_reports_too(signed_in: Page) -> None:
