@@ -27,6 +27,7 @@ from api.common.logging import configure_logging
 from api.common.settings import load_settings
 from api.sentinel.cases import CaseStore
 from api.sentinel.decisions import Decisions
+from api.sentinel.drift import scored_log_for, sentinel_drift_router
 from api.sentinel.durability import DurableWrites
 from api.sentinel.features import OnlineFeatureStore, TransactionEvent
 from api.sentinel.metrics import SentinelMetrics
@@ -181,6 +182,7 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
 
     for module in (scoring, cases, model, stats):
         v1.include_router(module.router)
+    v1.include_router(sentinel_drift_router(app, settings))  # drift reports
     app.include_router(v1)
     return app
 
@@ -211,6 +213,7 @@ def wire_services(
     app.state.cases = case_store
     app.state.features = features
     app.state.scorer = Scorer(features, case_store, models, metrics, settings)
+    app.state.scorer.scored_log = scored_log_for(app, store)  # drift reports
     app.state.labels = labels
     app.state.decisions = Decisions(case_store, OnlineFeatureStore(labels), metrics)
 

@@ -53,6 +53,7 @@ from api.sentinel.schemas import (
     TransactionIn,
     WhatIfOut,
 )
+from api.sentinel.scored_log import ScoredLog
 from api.sentinel.settings import SentinelSettings
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ class _Scored:
 class Scorer:
     """Everything `/v1/score*` does, behind one object the routes depend on."""
 
+    scored_log: ScoredLog | None = None  # set by main.wire_services (drift reports)
+
     def __init__(
         self,
         features: OnlineFeatureStore,
@@ -171,6 +174,8 @@ class Scorer:
             answers.append(answer)
             records.append(record)
         await self._record(records)
+        if self.scored_log is not None:  # drift monitoring: api/sentinel/scored_log.py
+            self.scored_log.add(answers, items)
         for answer in answers:
             self._observe(answer)
         return answers
