@@ -90,17 +90,23 @@ def latency_figures(folder: Path) -> dict[str, float]:
 
 def _measure_all(client: httpx.Client) -> dict[str, float]:
     rng = np.random.default_rng(0)
-    users = [u["user_id"] for u in _get(client, "/v1/users?limit=500")["users"]]
-    items = [f"I{n:05d}" for n in range(1, LARGE.items + 1)]
+    listed = _get(client, "/v1/users?limit=1")["total"]
+    users = [f"U{n:05d}" for n in rng.permutation(listed) + 1]
+    items = np.array([f"I{n:05d}" for n in range(1, LARGE.items + 1)])
+    # Users are not repeated (the service keeps users' current lists), except
+    # `viewed`: the workbench shows a user's list before any what-if.
+    viewed = users[:50]
+    listing = iter(users[50:450])
+    fresh = iter(users[450:])
 
     def recommend() -> None:
-        _get(client, f"/v1/users/{rng.choice(users)}/recommendations?k=10")
+        _get(client, f"/v1/users/{next(listing)}/recommendations?k=10")
 
-    def what_if(strategy: str) -> Callable[[], None]:
+    def what_if(strategy: str, user: Callable[[], str]) -> Callable[[], None]:
         def call() -> None:
             picked = rng.choice(items, size=4, replace=False).tolist()
             body = {
-                "user_id": str(rng.choice(users)),
+                "user_id": user(),
                 "liked": picked[:3],
                 "disliked": picked[3:],
                 "strategy": strategy,
@@ -110,16 +116,24 @@ def _measure_all(client: httpx.Client) -> dict[str, float]:
 
         return call
 
+    for user in viewed:
+        _get(client, f"/v1/users/{user}/recommendations?k=10")
+
     def search() -> None:
         _get(client, "/v1/items/search", params={"q": rng.choice(QUERIES), "k": 10})
 
     figures = {}
     for name, call, count in (
         ("scout_recommend", recommend, REQUESTS),
-        ("scout_whatif", what_if("average_vector"), REQUESTS),
-        ("scout_whatif_sum_scores", what_if("sum_scores"), REQUESTS),
+        ("scout_whatif", what_if("average_vector", lambda: next(fresh)), REQUESTS),
+        (
+            "scout_whatif_list_viewed",
+            what_if("average_vector", lambda: str(rng.choice(viewed))),
+            REQUESTS,
+        ),
+        ("scout_whatif_sum_scores", what_if("sum_scores", lambda: next(fresh)), 100),
         ("scout_search", search, REQUESTS),
-        ("scout_whatif_best_score", what_if("best_score"), 40),
+        ("scout_whatif_best_score", what_if("best_score", lambda: next(fresh)), 40),
     ):
         p50, p99 = _percentiles(call, count)
         figures[f"{name}_p50_ms"] = p50

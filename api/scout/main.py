@@ -109,5 +109,6 @@ def _serve(state: ScoutState, model: ScoutModel) -> None:
     """Swap in a freshly loaded model (called from the loader thread)."""
     state.users_by_activity = users_by_activity(model)
     state.recommender = Recommender(model, state.index)
+    state.current_lists.clear()
     version = model.version
     state.metrics.serving(version["name"], version["alias"], version["version"])

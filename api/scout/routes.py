@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -48,6 +50,66 @@ LIKED_WEIGHT = float(2 * np.log1p(sum(EVENT_WEIGHTS.values())))
 LIKE_SHARE_OF_HISTORY = 0.25
 
 
+ListKey = tuple[object, ...]
+
+
+class CurrentLists:
+    """Users' current lists (default strategy, no diversity) by request shape.
+
+    The what-if compares with the list the user gets today; the workbench shows
+    that list first, so keeping it saves the what-if one of its two index queries.
+    Lists answered without Qdrant are not kept. Cleared when the model changes.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._lists: OrderedDict[ListKey, RankedList] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: ListKey) -> RankedList | None:
+        with self._lock:
+            found = self._lists.get(key)
+            if found is not None:
+                self._lists.move_to_end(key)
+            return found
+
+    def put(self, key: ListKey, ranked: RankedList) -> None:
+        if ranked.degraded:
+            return
+        with self._lock:
+            self._lists[key] = ranked
+            self._lists.move_to_end(key)
+            while len(self._lists) > self.size:
+                self._lists.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lists.clear()
+
+
+def current_list(
+    state: ScoutState,
+    recommender: Recommender,
+    user_id: str | None,
+    profile: Profile,
+    k: int,
+    item_filter: ItemFilter,
+    exclude_seen: bool,
+) -> RankedList:
+    """The list GET recommendations answers with its defaults, from the cache."""
+    key: ListKey = (id(recommender), user_id, k, item_filter, exclude_seen)
+    cached = state.current_lists.get(key) if user_id is not None else None
+    if cached is not None:
+        return cached
+    excluded = profile.positives if exclude_seen else _no_items()
+    ranked = recommender.recommend(
+        profile, k, item_filter.mask(recommender.model), excluded
+    )
+    if user_id is not None:
+        state.current_lists.put(key, ranked)
+    return ranked
+
+
 @dataclass
 class ScoutState:
     """What the routes need, built in the app's lifespan."""
@@ -58,6 +120,7 @@ class ScoutState:
     loader: ModelLoader | None = None
     recommender: Recommender | None = None
     users_by_activity: list[UserSummary] = field(default_factory=list)
+    current_lists: CurrentLists = field(default_factory=CurrentLists)
 
 
 def get_state(request: Request) -> ScoutState:
@@ -108,10 +171,15 @@ def user_recommendations(
     history = find_user(model, user_id)
     item_filter = checked_filter(model, category, min_price, max_price)
     profile = history_profile(history)
-    excluded = profile.positives if exclude_seen else _no_items()
-    ranked = recommender.recommend(
-        profile, k, item_filter.mask(model), excluded, strategy, diversity
-    )
+    if strategy == "average_vector" and diversity == 0:
+        ranked = current_list(
+            state, recommender, user_id, profile, k, item_filter, exclude_seen
+        )
+    else:
+        excluded = profile.positives if exclude_seen else _no_items()
+        ranked = recommender.recommend(
+            profile, k, item_filter.mask(model), excluded, strategy, diversity
+        )
     state.metrics.count_list("user", ranked.fallback, ranked.degraded)
     return recommendations_out(
         model,
@@ -149,8 +217,15 @@ def what_if(
     after = recommender.recommend(
         edited, body.k, shown, excluded, body.strategy, body.diversity
     )
-    current_excluded = current_profile.positives if body.exclude_seen else _no_items()
-    before = recommender.recommend(current_profile, body.k, shown, current_excluded)
+    before = current_list(
+        state,
+        recommender,
+        body.user_id,
+        current_profile,
+        body.k,
+        item_filter,
+        body.exclude_seen,
+    )
     state.metrics.count_list("what_if", after.fallback, after.degraded)
     args = (model, body.user_id, body.k)
     return WhatIfOut(
