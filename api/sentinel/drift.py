@@ -96,13 +96,17 @@ class SentinelDriftSource:
             drift,
         )
 
-    def _redis(self) -> redis.Redis:
+    def _redis(self) -> redis.Redis[str]:
         return redis.Redis.from_url(
             self.redis_url, decode_responses=True, socket_timeout=30
         )
 
+    def _redis_bytes(self) -> redis.Redis[bytes]:
+        """For the scored log, whose features are binary."""
+        return redis.Redis.from_url(self.redis_url, socket_timeout=30)
+
     def prepare(self, window: Window) -> SentinelWindow:
-        client = self._redis()
+        client = self._redis_bytes()
         try:
             scored = read_window(client, window.start, window.end)
         except (redis.RedisError, OSError) as error:

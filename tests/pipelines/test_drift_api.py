@@ -143,7 +143,7 @@ def test_scored_transactions_are_logged_with_their_features(
             assert await logged(drift_env, len(rows) + 1, 1) == len(rows)
 
     asyncio.run(scenario())
-    client = redis.Redis.from_url(drift_env, decode_responses=True)
+    client = redis.Redis.from_url(drift_env)
     scored = read_window(client, window.start, window.end).frame
     earlier = read_window(client, window.start - timedelta(days=3), window.start)
     client.close()
