@@ -202,7 +202,11 @@ class CaseStore:
     async def claim_next(
         self, analyst: str, queue: str, band: str | None
     ) -> tuple[str | None, bool]:
-        """Lock the best case to the analyst: (case id or None, already held)."""
+        """Lock the best case to the analyst: (case id or None, already held).
+
+        Expired claims return to their queue lazily, on the next claim, release or
+        decision; until then a listing still shows them in_review.
+        """
         now = datetime.now(UTC)
         args = [
             PREFIX,
@@ -314,6 +318,11 @@ class CaseStore:
         return [CaseEvent.model_validate_json(item) for item in raw]
 
     async def list_cases(self, query: CaseQuery) -> CasePage:
+        """One page in index order, resumed from the cursor (sort value, case id).
+
+        Known shortcoming: a case that changes status while a page is being read can
+        be missed or shown twice across pages (the index is read in chunks).
+        """
         index = _index_key(query.status or "all", query.band or "any", query.sort)
         descending = query.order == "desc"
         if query.sort == "age":  # oldest first means the smallest time first

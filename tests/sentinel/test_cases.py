@@ -369,3 +369,33 @@ def test_every_v1_route_refuses_a_missing_or_wrong_key(
             assert (await client.get("/healthz", headers={"X-API-Key": ""})).is_success
 
     asyncio.run(scenario())
+
+
+def test_an_expired_claim_goes_back_to_the_queue(
+    sentinel_redis_url: str, registered_model: RegisteredModel
+) -> None:
+    async def scenario() -> None:
+        [case_id] = await open_cases(sentinel_redis_url, registered_model, 1, "review")
+        settings = sentinel_settings(
+            sentinel_redis_url, registered_model, claim_ttl_s=1
+        )
+        async with running_app(settings) as client:
+            first = await client.post("/v1/cases/claim-next", json={"analyst": "bob"})
+            assert first.json()["case"]["case_id"] == case_id
+            await asyncio.sleep(1.2)
+            second = await client.post("/v1/cases/claim-next", json={"analyst": "eve"})
+            late = await decide(client, case_id, "legitimate", "bob")
+            events = (await client.get(f"/v1/cases/{case_id}/events")).json()
+
+        assert second.json()["case"]["case_id"] == case_id
+        assert second.json()["case"]["claimed_by"] == "eve"
+        assert late.status_code == 409 and "claimed by eve" in late.json()["detail"]
+        kinds = [(e["kind"], e["actor"]) for e in events["events"]]
+        assert kinds == [
+            ("opened", "sentinel"),
+            ("claimed", "bob"),
+            ("claim_expired", "sentinel"),
+            ("claimed", "eve"),
+        ]
+
+    asyncio.run(scenario())
