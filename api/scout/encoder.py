@@ -73,8 +73,25 @@ class TextEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors (float32), one row per text; all zeros if no word is known."""
-        projected = self.tfidf(texts) @ self.components.T
-        return normalize_rows(np.asarray(projected, dtype=np.float32))
+        if len(texts) > 8:
+            projected = self.tfidf(texts) @ self.components.T
+            return normalize_rows(np.asarray(projected, dtype=np.float32))
+        # A query or two: skip building a sparse matrix (about 1 ms each).
+        rows = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for term in ngrams(text):
+                column = self.vocabulary.get(term)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if not counts:
+                continue
+            columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))
+            weights = tf * self.idf[columns]
+            weights /= np.linalg.norm(weights)
+            rows[row] = self.components[:, columns] @ weights.astype(np.float32)
+        return normalize_rows(rows)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

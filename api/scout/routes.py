@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from api.common.errors import DependencyUnavailable, InvalidInput, NotFound
 from api.scout.index import VectorIndex
@@ -166,7 +167,7 @@ def user_recommendations(
     exclude_seen: bool = True,
     strategy: Strategy = "average_vector",
     diversity: Annotated[float, Query(ge=0, le=1)] = 0.0,
-) -> RecommendationsOut:
+) -> Response:
     model = recommender.model
     history = find_user(model, user_id)
     item_filter = checked_filter(model, category, min_price, max_price)
@@ -181,16 +182,18 @@ def user_recommendations(
             profile, k, item_filter.mask(model), excluded, strategy, diversity
         )
     state.metrics.count_list("user", ranked.fallback, ranked.degraded)
-    return recommendations_out(
-        model,
-        user_id,
-        k,
-        strategy,
-        diversity,
-        item_filter,
-        exclude_seen,
-        ranked,
-        profile.liked,
+    return as_json(
+        recommendations_out(
+            model,
+            user_id,
+            k,
+            strategy,
+            diversity,
+            item_filter,
+            exclude_seen,
+            ranked,
+            profile.liked,
+        )
     )
 
 
@@ -201,7 +204,7 @@ def user_recommendations(
 )
 def what_if(
     body: WhatIfRequest, recommender: RecommenderDep, state: StateDep
-) -> WhatIfOut:
+) -> Response:
     model = recommender.model
     history = find_user(model, body.user_id) if body.user_id is not None else None
     item_filter = checked_filter(model, body.category, body.min_price, body.max_price)
@@ -228,27 +231,29 @@ def what_if(
     )
     state.metrics.count_list("what_if", after.fallback, after.degraded)
     args = (model, body.user_id, body.k)
-    return WhatIfOut(
-        recommendations=recommendations_out(
-            *args,
-            body.strategy,
-            body.diversity,
-            item_filter,
-            body.exclude_seen,
-            after,
-            edited.liked,
-        ),
-        current=recommendations_out(
-            *args,
-            "average_vector",
-            0.0,
-            item_filter,
-            body.exclude_seen,
-            before,
-            current_profile.liked,
-        ),
-        diff=list_diff(model, before, after, body.k),
-        history=change,
+    return as_json(
+        WhatIfOut(
+            recommendations=recommendations_out(
+                *args,
+                body.strategy,
+                body.diversity,
+                item_filter,
+                body.exclude_seen,
+                after,
+                edited.liked,
+            ),
+            current=recommendations_out(
+                *args,
+                "average_vector",
+                0.0,
+                item_filter,
+                body.exclude_seen,
+                before,
+                current_profile.liked,
+            ),
+            diff=list_diff(model, before, after, body.k),
+            history=change,
+        )
     )
 
 
@@ -267,16 +272,17 @@ def search_items(
     category: Category = None,
     min_price: MinPrice = None,
     max_price: MaxPrice = None,
-) -> SearchOut:
+) -> Response:
     model = recommender.model
     item_filter = checked_filter(model, category, min_price, max_price)
     known = model.encoder.known_terms(q)
     vector = model.encoder.encode([q])[0]
     if not known or not np.any(vector):
         note = "no word of the query occurs in the catalogue; nothing to match"
-        return SearchOut(query=q, known_terms=known, note=note, items=[])
+        return as_json(SearchOut(query=q, known_terms=known, note=note, items=[]))
     hits = recommender.search(vector, TEXT, k, item_filter.mask(model))
-    return SearchOut(query=q, known_terms=known, note=None, items=hits_out(model, hits))
+    items = hits_out(model, hits)
+    return as_json(SearchOut(query=q, known_terms=known, note=None, items=items))
 
 
 @router.get(
@@ -293,15 +299,15 @@ def similar_items(
     category: Category = None,
     min_price: MinPrice = None,
     max_price: MaxPrice = None,
-) -> SimilarOut:
+) -> Response:
     model = recommender.model
     position = find_item(model, item_id)
     item_filter = checked_filter(model, category, min_price, max_price)
     using = COLLAB if by == "collab" else TEXT
     hits = recommender.similar(position, using, k, item_filter.mask(model))
     state.metrics.count_list("similar", False, False)
-    return SimilarOut(
-        item=item_out(model, position), by=by, items=hits_out(model, hits)
+    return as_json(
+        SimilarOut(item=item_out(model, position), by=by, items=hits_out(model, hits))
     )
 
 
@@ -386,6 +392,13 @@ def model_info(recommender: RecommenderDep, state: StateDep) -> ModelOut:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def as_json(body: BaseModel) -> Response:
+    """Serialise with pydantic's own serializer. The bodies are built from parts
+    that are already valid, so the route's response_model only documents them;
+    FastAPI's second validation of large lists cost milliseconds."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def find_user(model: ScoutModel, user_id: str) -> UserHistory:
