@@ -37,7 +37,7 @@ from api.common.drift import (
     drift_router,
     load_drift_settings,
 )
-from api.common.errors import DependencyUnavailable
+from api.common.errors import Conflict, DependencyUnavailable
 from api.sentinel.features import FEATURE_NAMES
 from api.sentinel.model import REFERENCE_SAMPLE
 from api.sentinel.scored_log import ScoredLog, case_outcomes, read_window
@@ -140,33 +140,44 @@ class SentinelDriftSource:
             return self._references[version]
 
     def _download_reference(self, version: str) -> Reference:
+        """409 when MLflow answers but the run has no usable sample, 503 when it
+        cannot be asked."""
         import mlflow.artifacts
         from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
 
         name = self.model_name
+        folder = REFERENCE_SAMPLE.rsplit("/", 1)[0]
         try:
             client = MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
             run_id = client.get_model_version(name, version).run_id
             metrics = client.get_run(run_id).data.metrics if run_id else {}
-            with tempfile.TemporaryDirectory(prefix="sentinel-drift-") as folder:
+            listed = client.list_artifacts(run_id, folder) if run_id else []
+            if REFERENCE_SAMPLE not in {item.path for item in listed}:
+                raise Conflict(
+                    f"{name} version {version} has no {REFERENCE_SAMPLE} artifact to "
+                    "compare with: train it with pipelines.train_fraud, which logs it",
+                    model_version=version,
+                )
+            with tempfile.TemporaryDirectory(prefix="sentinel-drift-") as tmp:
                 path = mlflow.artifacts.download_artifacts(
                     run_id=run_id,
                     artifact_path=REFERENCE_SAMPLE,
-                    dst_path=folder,
+                    dst_path=tmp,
                     tracking_uri=self.tracking_uri,
                 )
                 sample = pd.read_parquet(path)
-        except (MlflowException, OSError) as error:
+        except Conflict:
+            raise
+        except Exception as error:  # any failure to ask MLflow: unavailable
             raise DependencyUnavailable(
-                f"no reference sample for {name} version {version}: the training "
-                f"run must log {REFERENCE_SAMPLE} (pipelines.train_fraud does); "
+                f"mlflow: cannot read the reference of {name} version {version}: "
                 f"{str(error)[:300]}"
             ) from error
         missing = [c for c in (*FEATURE_NAMES, SCORE) if c not in sample]
         if missing:
-            raise DependencyUnavailable(
-                f"{REFERENCE_SAMPLE} of {name} version {version} lacks {missing}"
+            raise Conflict(
+                f"{REFERENCE_SAMPLE} of {name} version {version} lacks {missing}",
+                model_version=version,
             )
         rate = metrics.get("training_fraud_rate")
         return Reference(

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.common.drift import DriftSettings, DriftStore, Window
+from api.common.errors import Conflict, DependencyUnavailable
 from api.scout.main import create_app as create_scout_app
 from api.scout.settings import QdrantSettings, ScoutSettings
 from api.sentinel.drift import SentinelDriftSource
@@ -412,3 +413,46 @@ def test_scout_builds_and_serves_a_report(
     }
     refused = client.post("/v1/drift/reports", json=empty, headers=headers)
     assert refused.status_code == 422 and refused.json()["rows"] == 0
+
+
+def test_a_model_without_a_reference_sample_is_a_conflict(
+    mlflow_server: MlflowServer,
+    history: pd.DataFrame,
+    drift_env: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = f"sentinel-drift-noref-{uuid.uuid4().hex[:8]}"
+    version = register_without_reference(history, mlflow_server.url, name)
+    settings = DriftSettings(data_dir=tmp_path)
+    source = SentinelDriftSource(drift_env, mlflow_server.url, name, settings)
+    with pytest.raises(Conflict) as refused:
+        source.reference(version)
+    assert "reference/features.parquet" in refused.value.detail
+    assert refused.value.status_code == 409
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    unreachable = SentinelDriftSource(drift_env, "http://127.0.0.1:9", name, settings)
+    with pytest.raises(DependencyUnavailable):
+        unreachable.reference(version)
+
+
+def register_without_reference(
+    history: pd.DataFrame, tracking_uri: str, name: str
+) -> str:
+    """A model logged the bare way: no reference sample beside it."""
+    import mlflow
+    import mlflow.xgboost
+    import xgboost as xgb
+
+    from pipelines.fraud_features import compute_features
+
+    features = compute_features(history)[list(FEATURE_NAMES)]
+    matrix = xgb.DMatrix(features, label=history["is_fraud"].to_numpy())
+    booster = xgb.train({"objective": "binary:logistic"}, matrix, num_boost_round=3)
+    mlflow.set_tracking_uri(tracking_uri)
+    with mlflow.start_run():
+        info = mlflow.xgboost.log_model(
+            booster, name="model", registered_model_name=name, pip_requirements=[]
+        )
+    return str(info.registered_model_version)
