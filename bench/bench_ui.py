@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.cases import open_cases
@@ -45,7 +46,9 @@ NEXT_CASE = """(previous) => {
   const shown = code ? code.innerText.trim() : '';
   return shown.startsWith('c_') && shown !== previous;
 }"""
-IDLE = """() => document.querySelector('[data-testid="stStatusWidget"]') === null"""
+# The script run is over: no element left over from the previous run, no spinner.
+IDLE = """() => document.querySelector('[data-stale="true"]') === null
+  && document.querySelector('[data-testid="stStatusWidget"]') === null"""
 
 
 def main() -> dict[str, float]:
@@ -126,6 +129,7 @@ def queue_ready_s(page: Page) -> float:
 
 def decision_roundtrip_s(page: Page) -> float:
     """Click "Legitimate" on a case -> the next case's id on screen."""
+    page.get_by_role("button", name="Legitimate").wait_for()
     wait_for(page, IDLE)
     shown = page.get_by_test_id("stCode").first.inner_text().strip()
     started = time.perf_counter()
@@ -136,4 +140,10 @@ def decision_roundtrip_s(page: Page) -> float:
 
 def wait_for(page: Page, predicate: str, argument: str | None = None) -> None:
     """Check the page at every animation frame, so the clock stops promptly."""
-    page.wait_for_function(predicate, arg=argument, polling="raf", timeout=TIMEOUT_MS)
+    try:
+        page.wait_for_function(
+            predicate, arg=argument, polling="raf", timeout=TIMEOUT_MS
+        )
+    except PlaywrightTimeoutError as error:
+        alerts = [alert.inner_text() for alert in page.get_by_test_id("stAlert").all()]
+        raise RuntimeError(f"the page did not get there; it says {alerts}") from error

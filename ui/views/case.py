@@ -3,6 +3,7 @@ the audit trail, and the decision; after a decision the next case opens."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
@@ -36,7 +37,9 @@ from ui.view import (
     show_api_error,
 )
 
+logger = logging.getLogger("ui.case")
 DECISION_KEYS = "decision_keys"
+SHOWN = "case_on_screen"
 PREFETCHED = "prefetched_case"
 OPEN_STATUSES = ("open", "in_review", "escalated")
 BUTTONS = (
@@ -51,6 +54,7 @@ def render(ctx: PageContext) -> None:
     case_id = chosen_case_id(api, ctx.analyst)
     if not case_id:
         return
+    st.session_state[SHOWN] = case_id
     try:
         case = prefetched(case_id) or api.case(case_id)
     except ApiError as error:
@@ -223,6 +227,15 @@ def decide_and_continue(
     api: SentinelApi, case_id: str, outcome: str, analyst: str
 ) -> None:
     """Record the decision (a retry reuses its key), then claim the next case."""
+    shown = st.session_state.get(SHOWN)
+    if shown != case_id:
+        # A button of the previous case, clicked while the next one was loading.
+        flash(
+            f"Not recorded: that click was for case {case_id}, and case {shown} "
+            "is open now.",
+            "warning",
+        )
+        return
     note = str(st.session_state.get(f"note_{case_id}", ""))
     keys: dict[tuple[str, str, str], str] = st.session_state.setdefault(
         DECISION_KEYS, {}
@@ -234,6 +247,10 @@ def decide_and_continue(
         flash(f"The decision was not recorded: {describe_error(error)}", "error")
         return
     keys.pop((case_id, outcome, note), None)
+    logger.info(
+        "decision_submitted",
+        extra={"case_id": case_id, "analyst": analyst, "outcome": outcome},
+    )
     done = f"Case {case_id}: {outcome_label(decision['outcome'])}, by {analyst}."
     try:
         answer = api.claim_next(analyst)

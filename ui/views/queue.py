@@ -6,6 +6,7 @@ stays fast whatever the queue's size.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pandas as pd
@@ -31,6 +32,7 @@ from ui.sentinel_api import (
 )
 from ui.view import PageContext, flash, open_case, run_page, section
 
+logger = logging.getLogger("ui.queue")
 ANY = "any"
 SORT_LABELS = {"score": "Score", "amount": "Amount", "age": "Age (payment time)"}
 CURSORS = "queue_cursors"
@@ -215,7 +217,7 @@ def pagination(result: dict[str, Any], filters: CaseFilters) -> None:
         f"Page {len(cursors)} · {len(result['items'])} shown · "
         f"{count(matching)} {scope}cases"
         + (f" in band {filters.band}" if filters.band else "")
-        + " (date and amount filters apply to the rows shown)"
+        + " (the count ignores the date and amount filters)"
     )
     next_cursor = result.get("next_cursor")
     right.button(
@@ -264,6 +266,16 @@ def apply_bulk(
     st.session_state[BULK_KEY] = (signature, key)
     answer = api.decide_many(case_ids, outcome, analyst, note, key)
     failures = [r for r in answer["results"] if r["status_code"] != 200]
+    logger.info(
+        "bulk_decision_submitted",
+        extra={
+            "analyst": analyst,
+            "outcome": outcome,
+            "cases": len(case_ids),
+            "applied": answer["applied"],
+            "failed": len(failures),
+        },
+    )
     message = f"{answer['applied']} case(s) decided as {outcome_label(outcome)}."
     if failures:
         reasons = "; ".join(f"{r['case_id']}: {r.get('detail')}" for r in failures)
