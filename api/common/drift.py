@@ -182,10 +182,28 @@ class Window:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """Naive times are taken as UTC; aware ones are converted to it."""
+    """Naive times are taken as UTC; aware ones are converted to it.
+
+    A time whose conversion leaves the calendar (year 1 at +00:01) is a ValueError,
+    which request validation reports as a 422 on the field.
+    """
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the supported dates"
+        ) from error
+
+
+def _query_time(name: str, moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    try:
+        return as_utc(moment)
+    except ValueError as error:
+        raise InvalidInput(f"{name}: {error}") from error
 
 
 # --- the store --------------------------------------------------------------------
@@ -481,11 +499,12 @@ def drift_router(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> DriftReportList:
+        since, until = _query_time("since", since), _query_time("until", until)
         chosen = [
             summary
             for summary in store.summaries()
-            if (since is None or summary.window_end > as_utc(since))
-            and (until is None or summary.window_start < as_utc(until))
+            if (since is None or summary.window_end > since)
+            and (until is None or summary.window_start < until)
             and (drifted is None or summary.dataset_drift == drifted)
         ][:limit]
         return DriftReportList(count=len(chosen), reports=chosen)
