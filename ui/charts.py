@@ -142,9 +142,16 @@ def queue_trend(days: Sequence[dict[str, Any]]) -> go.Figure:
     return figure
 
 
+QUALITY_WORDS = ("auc", "precision", "recall", "ndcg", "f1")
+
+
 def metrics_bars(metrics: dict[str, float], title: str) -> go.Figure:
-    """A model's evaluation metrics that lie between 0 and 1."""
-    shown = {k: v for k, v in sorted(metrics.items()) if 0.0 <= v <= 1.0}
+    """A model's quality metrics (AUC, precision, recall...), all between 0 and 1."""
+    shown = {
+        k: v
+        for k, v in sorted(metrics.items())
+        if 0.0 <= v <= 1.0 and any(word in k for word in QUALITY_WORDS)
+    }
     figure = go.Figure(
         go.Bar(
             x=list(shown.values()),
