@@ -8,6 +8,10 @@ registers it, warms the online features with a week of that history, then:
   second for 30 s (open loop: each request leaves at its scheduled time on one of
   several keep-alive connections), latency from send to full response;
 - `sentinel_max_rps`: closed loop, 16 connections kept busy for 10 s;
+- `sentinel_score_50rps_p50_ms` / `_p99_ms`: 50 requests per second for 10 s first,
+  the latency when no request waits for another (useful when 300/s saturates), and
+  `sentinel_http_floor_p50_ms` / `_p99_ms`: GET /healthz, which does no work, one
+  request at a time (what the machine charges any HTTP request);
 - `sentinel_inprocess_p50_ms`: the same features (one Redis round trip) + prediction
   called in process, with the same model and Redis.
 
@@ -42,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-sentinel-key"
 RATE = 300
 DURATION_S = 30
+LIGHT_RATE = 50
+LIGHT_S = 10
 MAX_RPS_S = 10
 MAX_RPS_CONNECTIONS = 16
 OPEN_LOOP_CONNECTIONS = 32
@@ -134,7 +140,7 @@ def register(history: pd.DataFrame, tracking_uri: str, name: str) -> None:
 def split(history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A week to warm the online features, then the payments that are replayed."""
     end = history["timestamp"].max()
-    traffic_start = end - timedelta(days=4)
+    traffic_start = end - timedelta(days=5)
     warm = history[
         (history["timestamp"] > traffic_start - timedelta(days=7))
         & (history["timestamp"] <= traffic_start)
@@ -289,19 +295,44 @@ def http_request(port: int, body: dict[str, Any]) -> bytes:
 async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, float]:
     requests = [http_request(port, body) for body in payloads]
     fixed = RATE * DURATION_S
-    if len(requests) < fixed * 2:
-        raise RuntimeError(f"need {fixed * 2} payloads, have {len(requests)}")
+    needed = 200 + LIGHT_RATE * LIGHT_S + fixed + 5000
+    if len(requests) < needed:
+        raise RuntimeError(f"need {needed} payloads, have {len(requests)}")
     await warm_server(port, requests[:200])
-    latencies, late, errors = await open_loop(port, requests[200 : 200 + fixed])
-    rps, max_errors = await closed_loop(port, requests[200 + fixed :])
+    floor = await http_floor(port)
+    # A light load first: the service's own latency when nothing queues.
+    light_end = 200 + LIGHT_RATE * LIGHT_S
+    light, _, light_errors = await open_loop(port, requests[200:light_end], LIGHT_RATE)
+    latencies, late, errors = await open_loop(
+        port, requests[light_end : light_end + fixed], RATE
+    )
+    rps, max_errors = await closed_loop(port, requests[light_end + fixed :])
     return {
+        "http_floor_p50_ms": ms(np.percentile(floor, 50)),
+        "http_floor_p99_ms": ms(np.percentile(floor, 99)),
+        f"score_{LIGHT_RATE}rps_p50_ms": ms(np.percentile(light, 50)),
+        f"score_{LIGHT_RATE}rps_p99_ms": ms(np.percentile(light, 99)),
         "score_p50_ms": ms(np.percentile(latencies, 50)),
         "score_p99_ms": ms(np.percentile(latencies, 99)),
         "score_max_ms": ms(max(latencies)),
         "score_late_start_p99_ms": ms(np.percentile(late, 99)),
-        "score_errors": float(errors + max_errors),
+        "score_errors": float(light_errors + errors + max_errors),
         "max_rps": round(rps, 1),
     }
+
+
+async def http_floor(port: int, count: int = 1000) -> list[float]:
+    """GET /healthz one at a time, 5 ms apart: what any request costs here."""
+    connection = await Connection.open(port)
+    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    latencies = []
+    for _ in range(count):
+        sent = time.perf_counter()
+        await connection.post(request)
+        latencies.append(time.perf_counter() - sent)
+        await asyncio.sleep(0.005)
+    connection.close()
+    return latencies
 
 
 async def warm_server(port: int, requests: list[bytes]) -> None:
@@ -312,9 +343,9 @@ async def warm_server(port: int, requests: list[bytes]) -> None:
 
 
 async def open_loop(
-    port: int, requests: list[bytes]
+    port: int, requests: list[bytes], rate: int
 ) -> tuple[list[float], list[float], int]:
-    """Each request leaves at start + i / RATE on a free connection."""
+    """Each request leaves at start + i / rate on a free connection."""
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(OPEN_LOOP_CONNECTIONS):
         idle.put_nowait(await Connection.open(port))
@@ -325,7 +356,7 @@ async def open_loop(
 
     async def one(index: int, request: bytes) -> None:
         nonlocal errors
-        scheduled = start + index / RATE
+        scheduled = start + index / rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         connection = await idle.get()
         sent = time.perf_counter()
