@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from api.common.app import CheckResult, add_operational_routes
 from api.common.auth import api_key_guard
+from api.common.heap import settle_heap
 from api.common.logging import configure_logging
 from api.common.settings import load_settings
 from api.scout.drift import scout_drift_router
@@ -112,3 +113,4 @@ def _serve(state: ScoutState, model: ScoutModel) -> None:
     state.current_lists.clear()
     version = model.version
     state.metrics.serving(version["name"], version["alias"], version["version"])
+    settle_heap("model_loaded")

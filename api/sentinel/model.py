@@ -23,6 +23,7 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from api.common.errors import DependencyUnavailable
+from api.common.heap import settle_heap
 from api.sentinel.features import FEATURE_NAMES, POPULATION_DEFAULTS
 
 if TYPE_CHECKING:
@@ -265,6 +266,7 @@ class ModelHolder:
             self.last_error = None
             if self._on_swap is not None:
                 self._on_swap(model)
+            settle_heap("model_loaded")  # the old model is garbage by now
         logger.info(
             "model_loaded",
             extra={
