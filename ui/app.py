@@ -64,7 +64,7 @@ def main() -> None:
     with st.sidebar:
         st.caption(f"Signed in as **{analyst}**")
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-            sign_out()
+            sign_out(settings)
             st.rerun()
     navigation.run()
 

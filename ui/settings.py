@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 
 from api.common.settings import ServiceSettings, require_real_secret
@@ -29,6 +31,27 @@ class WorkbenchSettings(ServiceSettings):
     workbench_page_size: int = Field(
         50, ge=10, le=200, description="Cases per page of the review queue."
     )
+    workbench_signin_max_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins for one analyst name (or from one browser "
+        "session) within WORKBENCH_SIGNIN_WINDOW_S that lock further attempts out.",
+    )
+    workbench_signin_window_s: float = Field(
+        15 * 60, gt=0, description="Period over which failed sign-ins are counted."
+    )
+    workbench_signin_lockout_s: float = Field(
+        15 * 60, gt=0, description="How long a locked-out name or session waits."
+    )
+    data_dir: Path | None = Field(
+        None, description="The stack's data folder; the default home of the state."
+    )
+    workbench_state_dir: Path | None = Field(
+        None,
+        description="Where the workbench keeps signed-out sessions; default "
+        "DATA_DIR/workbench, else ./workbench-state.",
+    )
 
     @field_validator("sentinel_url", "scout_url")
     @classmethod
@@ -54,6 +77,14 @@ class WorkbenchSettings(ServiceSettings):
                 "lists no analyst; add NAME:HASH (python -m ui.passwords NAME)"
             )
         return value
+
+    @property
+    def state_dir(self) -> Path:
+        if self.workbench_state_dir is not None:
+            return self.workbench_state_dir
+        if self.data_dir is not None:
+            return self.data_dir / "workbench"
+        return Path("workbench-state")
 
     @property
     def analysts(self) -> dict[str, str]:
