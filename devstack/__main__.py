@@ -26,6 +26,7 @@ from devstack.envfile import (
     read_env_file,
 )
 from devstack.processes import (
+    REDIS_FSYNC,
     Service,
     StackError,
     Supervisor,
@@ -73,12 +74,15 @@ def plan_services(config: StackConfig) -> tuple[list[Service], list[Service]]:
     password = config.settings.get("REDIS_PASSWORD")
     infrastructure = [
         Service(
-            "redis",
-            redis_command(config),
-            redis_ready(ports["redis"], password),
+            name,
+            redis_command(config, name),
+            redis_ready(ports[name], password),
             ready_timeout_s=20,
-            port=ports["redis"],
-        ),
+            port=ports[name],
+        )
+        for name in REDIS_FSYNC
+    ]
+    infrastructure += [
         Service(
             "mlflow",
             commands["mlflow"],
@@ -186,7 +190,8 @@ def _print_urls(config: StackConfig, elapsed_s: float) -> None:
         f"  sentinel   {config.url('sentinel')}/docs",
         f"  scout      {config.url('scout')}/docs",
         f"  mlflow     {config.url('mlflow')}",
-        f"  redis      redis://127.0.0.1:{config.ports['redis']}",
+        f"  redis      redis://127.0.0.1:{config.ports['redis']} (queue, decisions)",
+        f"             redis://127.0.0.1:{config.ports['redis-features']} (features)",
         f"  logs       {config.logs_dir}",
         "Ctrl-C or `make stop` stops everything.",
     ]
@@ -255,7 +260,7 @@ def status(config: StackConfig) -> int:
     for service in infrastructure + applications:
         reason = service.ready()
         all_ready &= reason is None
-        print(f"{service.name:9} {'ready' if reason is None else 'down: ' + reason}")
+        print(f"{service.name:14} {'ready' if reason is None else 'down: ' + reason}")
     return 0 if all_ready else 1
 
 

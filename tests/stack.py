@@ -9,11 +9,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.config import DEFAULT_PORTS, port_variable
 from devstack.envfile import read_env_file
 from devstack.processes import stop_process_group
 from tests.support import ROOT, free_port
 
-SERVICES = ("redis", "mlflow", "sentinel", "scout", "ui")
+SERVICES = tuple(DEFAULT_PORTS)
 
 
 @dataclass
@@ -46,7 +47,7 @@ class NativeStack:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            {f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()}
+            {port_variable(name): str(port) for name, port in self.ports.items()}
         )
         env["DATA_DIR"] = str(self.data_dir)
         env["STACK_ENV_FILE"] = str(self.env_file)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.config import DEFAULT_PORTS, build_config
+from devstack.config import DEFAULT_PORTS, build_config, port_variable
 from devstack.processes import Service, StackError, Supervisor
 from tests.support import ROOT, free_port
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def stack_env(tmp_path: Path, ports: dict[str, int]) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
+    env.update({port_variable(name): str(port) for name, port in ports.items()})
     env["DATA_DIR"] = str(tmp_path / "data")
     env["STACK_ENV_FILE"] = str(tmp_path / ".env")
     return env
@@ -39,7 +39,7 @@ def run_stack(
     )
 
 
-@pytest.mark.parametrize("busy", ["redis", "sentinel"])
+@pytest.mark.parametrize("busy", ["redis", "redis-features", "sentinel"])
 def test_a_busy_port_is_named_and_nothing_starts(tmp_path: Path, busy: str) -> None:
     ports = {name: free_port() for name in DEFAULT_PORTS}
     with socket.socket() as holder:
@@ -52,7 +52,7 @@ def test_a_busy_port_is_named_and_nothing_starts(tmp_path: Path, busy: str) -> N
     assert result.returncode == 1
     assert errors == [
         f"error: {busy}: port {ports[busy]} is already in use; stop what uses it "
-        f"or set {busy.upper()}_PORT in .env"
+        f"or set {port_variable(busy)} in .env"
     ]
     run_dir = tmp_path / "data" / "run"
     assert not list(run_dir.glob("*.pid")), "a process was left behind"

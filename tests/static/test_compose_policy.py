@@ -24,7 +24,7 @@ pytestmark = pytest.mark.static
 
 SERVICES = sorted(sf.services())
 # Where each stateful service keeps its state inside the container.
-STATE_PATHS = {"redis": "/data", "qdrant": "/qdrant/storage"}
+STATE_PATHS = {"redis": "/data", "redis-features": "/data", "qdrant": "/qdrant/storage"}
 SECRET_NAME = re.compile(r"KEY|PASSWORD|SECRET|TOKEN|AUTH")
 PYTHON_SERVICES = ("sentinel", "scout", "ui", "bootstrap")
 
@@ -201,21 +201,41 @@ def test_secrets_come_from_the_env_file_only() -> None:
             )
 
 
-def test_redis_keeps_every_acknowledged_write() -> None:
-    command = [str(part) for part in sf.services()["redis"]["command"]]
-    pairs = dict(zip(command[1::2], command[2::2], strict=False))
+def redis_flags(name: str) -> dict[str, str]:
+    command = [str(part) for part in sf.services()[name]["command"]]
     assert command[0] == "redis-server"
-    assert pairs.get("--appendonly") == "yes", "AOF is off"
-    assert pairs.get("--appendfsync") == "always", "AOF is not fsynced per write"
+    pairs = dict(zip(command[1::2], command[2::2], strict=False))
     assert sf.variables_referenced(pairs.get("--requirepass", "")) == {"REDIS_PASSWORD"}
-    for name, service in sf.services().items():
-        url = sf.environment_of(service).get("REDIS_URL")
+    assert pairs.get("--appendonly") == "yes", f"{name}: AOF is off"
+    return pairs
+
+
+@pytest.mark.parametrize(
+    ("variable", "service", "fsync"),
+    [
+        ("REDIS_URL", "redis", "always"),
+        ("FEATURES_REDIS_URL", "redis-features", "everysec"),
+    ],
+)
+def test_each_redis_persists_as_its_data_needs(
+    variable: str, service: str, fsync: str
+) -> None:
+    """Decisions survive a crash (fsync per write); features lose at most ~1 s."""
+    assert redis_flags(service).get("--appendfsync") == fsync
+    users = []
+    for name, spec in sf.services().items():
+        url = sf.environment_of(spec).get(variable)
         if url is not None:
+            users.append(name)
             assert "REDIS_PASSWORD" in sf.variables_referenced(url), name
-            assert "@redis:6379" in url, f"{name}: REDIS_URL is not the redis service"
+            assert f"@{service}:6379" in url, f"{name}: {variable} is not {service}"
+            assert conditions(name).get(service) == "service_healthy", name
+    assert sorted(users) == ["bootstrap", "sentinel"]
 
 
-@pytest.mark.parametrize("name", ["redis", "qdrant", "mlflow", "bootstrap"])
+@pytest.mark.parametrize(
+    "name", ["redis", "redis-features", "qdrant", "mlflow", "bootstrap"]
+)
 def test_state_lives_on_a_named_volume(name: str) -> None:
     service = sf.services()[name]
     mounts = sf.volume_mounts(service)
@@ -266,6 +286,7 @@ def test_start_up_order_matches_the_bootstrap_phases() -> None:
     waits for them); the workbench waits for both APIs."""
     assert conditions("bootstrap") == {
         "redis": "service_healthy",
+        "redis-features": "service_healthy",
         "qdrant": "service_healthy",
         "mlflow": "service_healthy",
     }
