@@ -133,10 +133,11 @@ def _logged_failure(service: str) -> Iterator[None]:
 
 
 def replayed_day(data_dir: Path) -> Window:
-    """The day the replay step sent: the history's last 24 hours."""
-    from pipelines.replay import default_source, load_history
+    """The day the replay step sent: the history's last 24 hours, at the times the
+    replay sent them (it shifts the 2025 history towards now)."""
+    from pipelines.replay import replayed_history
 
-    history = load_history(default_source(data_dir))
+    history = replayed_history(data_dir)
     last = history["timestamp"].max().to_pydatetime()
     return Window(last - timedelta(days=1), last + timedelta(milliseconds=1))
 
@@ -149,9 +150,9 @@ def inject_day(data_dir: Path, day: Window, offset_days: int, shift: bool) -> Wi
     its customer never used): a known shift in two of the four signals. Sent gently
     (INJECT_RATE per second, small batches) so that few answers are degraded.
     """
-    from pipelines.replay import default_source, load_history, run_replay
+    from pipelines.replay import replayed_history, run_replay
 
-    history = load_history(default_source(data_dir))
+    history = replayed_history(data_dir)
     when = history["timestamp"]
     rows = history[(when >= day.start) & (when < day.end)]
     offset = pd.Timedelta(days=offset_days)

@@ -7,6 +7,12 @@ through `POST /v1/score/batch` at about RATE transactions per second, in time or
 feature store (no scoring, no case), with the fraud labels known by then, so the
 replayed transactions see a realistic history instead of empty windows.
 
+The simulated history is dated 2025, so by default every time is moved by one
+constant shift that puts the last transaction in the week before now (whole weeks:
+hour of day and weekday, model inputs both, stay as they were; every window feature
+only compares times, so one shift for the warm-up, the labels and the window leaves
+each feature value unchanged). `--original-times` sends the times as they are.
+
 The default file is DATA_DIR/fraud/transactions.parquet (the bootstrap's simulated
 history). SENTINEL_URL and SENTINEL_API_KEY say where to send; the warm-up writes to
 FEATURES_REDIS_URL, else REDIS_URL (where Sentinel keeps its online features).
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -43,6 +50,15 @@ DEFAULT_FILES = ("fraud/transactions.parquet", "fraud/transactions.csv.gz")
 RETRIES = 5
 NO_WARMUP = pd.Timedelta(0)
 WARMUP_LANES = 32
+WEEK = pd.Timedelta(days=7)
+NO_SHIFT = pd.Timedelta(0)
+TIME_COLUMNS = ("timestamp", "label_available_at")
+# The drift-reports step sends the replayed day again one and two days later
+# (pipelines.drift.inject_day). Those days must not lie in the future: a window read
+# of the scored log (api.sentinel.scored_log) expects transaction times up to now.
+ROOM_AFTER_REPLAY = pd.Timedelta(days=2)
+# Where the bootstrap records the shift it used, for the steps that follow it.
+SHIFT_RECORD = "fraud/replay_shift.json"
 
 
 class ReplayError(Exception):
@@ -57,6 +73,7 @@ class ReplayReport:
     cases: int = 0
     warmed_up: int = 0
     seconds: float = 0.0
+    shift: pd.Timedelta = NO_SHIFT
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +82,7 @@ class ReplayReport:
             "cases_opened": self.cases,
             "degraded": self.degraded,
             "warmed_up": self.warmed_up,
+            "shift_days": self.shift.days,
             "seconds": round(self.seconds, 2),
             "rate_per_s": round(self.sent / self.seconds, 1) if self.seconds else 0.0,
         }
@@ -109,6 +127,26 @@ def split_window(
     if warmup is not None:
         before &= history["timestamp"] > start - warmup
     return history[before], history[in_window]
+
+
+def shift_to(last: pd.Timestamp, end_by: pd.Timestamp) -> pd.Timedelta:
+    """The whole weeks that move `last` to within the week up to `end_by`.
+
+    Whole weeks keep each time's hour of day and weekday (model inputs); the result
+    is negative when `last` is later than `end_by`.
+    """
+    return WEEK * ((end_by - last) // WEEK)
+
+
+def shift_times(history: pd.DataFrame, shift: pd.Timedelta) -> pd.DataFrame:
+    """The history with its transaction and label times moved by `shift`."""
+    if not shift:
+        return history
+    shifted = history.copy()
+    for column in TIME_COLUMNS:
+        if column in shifted:
+            shifted[column] = pd.to_datetime(shifted[column], utc=True) + shift
+    return shifted
 
 
 def payload(row: Any) -> dict[str, Any]:
@@ -251,10 +289,17 @@ def run_replay(
     warmup: pd.Timedelta | None = NO_WARMUP,
     redis_url: str | None = None,
     ready_timeout_s: float = 300.0,
+    end_by: pd.Timestamp | None = None,
 ) -> ReplayReport:
+    """Replay the history's last `window`; with `end_by`, shifted by whole weeks so
+    that the last transaction lands in the week up to `end_by` (see shift_to)."""
     history = load_history(source)
-    warm_rows, window_rows = split_window(history, window, warmup)
     report = ReplayReport()
+    if end_by is not None and not history.empty:
+        report.shift = shift_to(history["timestamp"].max(), end_by)
+        history = shift_times(history, report.shift)
+        _log_shift(history, report.shift)
+    warm_rows, window_rows = split_window(history, window, warmup)
     started = time.monotonic()
     with httpx.Client(
         base_url=sentinel_url, headers={"X-API-Key": api_key}, timeout=60
@@ -273,6 +318,19 @@ def run_replay(
     return report
 
 
+def _log_shift(shifted: pd.DataFrame, shift: pd.Timedelta) -> None:
+    last = shifted["timestamp"].max()
+    logger.info(
+        "replay_times_shifted",
+        extra={
+            "shift_days": shift.days,
+            "shift_s": int(shift.total_seconds()),
+            "original_last": (last - shift).isoformat(),
+            "last": last.isoformat(),
+        },
+    )
+
+
 def default_source(data_dir: Path) -> Path:
     for relative in DEFAULT_FILES:
         if (data_dir / relative).exists():
@@ -281,8 +339,9 @@ def default_source(data_dir: Path) -> Path:
 
 
 def bootstrap_replay(data_dir: Path) -> None:
-    """Bootstrap step "fraud-replay": the last day, after a week of warm-up."""
-    run_replay(
+    """Bootstrap step "fraud-replay": the last day, after a week of warm-up, moved
+    to end at least ROOM_AFTER_REPLAY before now; the shift is recorded."""
+    report = run_replay(
         default_source(data_dir),
         sentinel_url=os.environ["SENTINEL_URL"],
         api_key=os.environ["SENTINEL_API_KEY"],
@@ -290,7 +349,35 @@ def bootstrap_replay(data_dir: Path) -> None:
         rate=1000,
         warmup=pd.Timedelta(days=7),
         redis_url=features_redis_url(),
+        end_by=pd.Timestamp.now(tz="UTC") - ROOM_AFTER_REPLAY,
     )
+    record_shift(data_dir, report.shift)
+
+
+def record_shift(data_dir: Path, shift: pd.Timedelta) -> None:
+    path = data_dir / SHIFT_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"shift_s": int(shift.total_seconds())}))
+    temporary.replace(path)
+
+
+def recorded_shift(data_dir: Path) -> pd.Timedelta:
+    """The shift the bootstrap replay used (none when it has not run or kept the
+    original times)."""
+    path = data_dir / SHIFT_RECORD
+    if not path.exists():
+        return NO_SHIFT
+    try:
+        return pd.Timedelta(seconds=int(json.loads(path.read_text())["shift_s"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise ReplayError(f"{path}: unreadable ({error}); delete it") from None
+
+
+def replayed_history(data_dir: Path) -> pd.DataFrame:
+    """The default history at the times the bootstrap replay sent it."""
+    history = load_history(default_source(data_dir))
+    return shift_times(history, recorded_shift(data_dir))
 
 
 def features_redis_url() -> str | None:
@@ -307,6 +394,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=500, help="per second; 0: max")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--warmup", default="0", help="history before the window")
+    parser.add_argument(
+        "--original-times",
+        action="store_true",
+        help="send the history's own times (default: shifted by whole weeks so "
+        "that the last transaction lands in the past week)",
+    )
     parser.add_argument("--url", default=os.environ.get("SENTINEL_URL"))
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
@@ -335,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             warmup=parse_duration(args.warmup),
             redis_url=features_redis_url(),
             ready_timeout_s=args.ready_timeout,
+            end_by=None if args.original_times else pd.Timestamp.now(tz="UTC"),
         )
     except ReplayError as error:
         print(f"replay: {error}", file=sys.stderr)

@@ -7,10 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import redis
 
+from api.sentinel.features import FEATURE_NAMES
+from api.sentinel.scored_log import STREAM_KEY, read_window
 from pipelines import replay
 from tests.sentinel.support import (
     API_KEY,
@@ -20,7 +23,7 @@ from tests.sentinel.support import (
     sentinel_settings,
     with_db,
 )
-from tests.support import RedisServer
+from tests.support import RedisServer, wait_until
 
 pytestmark = pytest.mark.integration
 REPLAY_DB = 6
@@ -91,6 +94,70 @@ def test_replay_sends_the_window_after_warming_the_features(
         f"{sentinel_url}/v1/score/what-if", json=probe, headers=HEADERS
     ).json()
     assert answer["features"]["customer_count_30d"] > 0
+
+
+def replay_and_read_scored(
+    source: Path, sentinel_url: str, redis_url: str, end_by: pd.Timestamp | None
+) -> tuple[replay.ReplayReport, pd.DataFrame]:
+    """Replay 12 h after 3 days of warm-up into an empty database; what was scored."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    report = replay.run_replay(
+        source,
+        sentinel_url=sentinel_url,
+        api_key=API_KEY,
+        window=pd.Timedelta(hours=12),
+        rate=0,
+        batch_size=50,
+        warmup=pd.Timedelta(days=3),
+        redis_url=redis_url,
+        ready_timeout_s=30,
+        end_by=end_by,
+    )
+    # Sentinel writes its scored log a moment after answering.
+    wait_until(lambda: client.xlen(STREAM_KEY) >= report.sent, 10, "scored log")
+    scored = read_window(
+        client, pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp.now(tz="UTC")
+    ).frame
+    client.close()
+    return report, scored.set_index("transaction_id").sort_index()
+
+
+def test_a_shifted_replay_lands_near_now_with_the_features_of_the_original(
+    tmp_path: Path,
+    fraud_history: pd.DataFrame,
+    sentinel_url: str,
+    replay_redis_url: str,
+) -> None:
+    source = tmp_path / "transactions.parquet"
+    fraud_history.to_parquet(source, index=False)
+    now = pd.Timestamp.now(tz="UTC")
+
+    original, at_first = replay_and_read_scored(
+        source, sentinel_url, replay_redis_url, end_by=None
+    )
+    shifted, moved = replay_and_read_scored(
+        source, sentinel_url, replay_redis_url, end_by=now
+    )
+
+    assert original.shift == replay.NO_SHIFT
+    assert shifted.shift > pd.Timedelta(days=300)
+    assert shifted.shift % pd.Timedelta(days=7) == pd.Timedelta(0)
+    assert original.degraded == shifted.degraded == 0
+    assert len(moved) == len(at_first) == shifted.sent == original.sent
+    assert list(moved.index) == list(at_first.index)
+    assert (moved["timestamp"] - at_first["timestamp"] == shifted.shift).all()
+    last = moved["timestamp"].max()
+    assert now - pd.Timedelta(days=7) < last <= now
+    # Warm-up, labels and window moved together: every feature value is the same.
+    features = list(FEATURE_NAMES)
+    assert moved[features].notna().all().all()
+    np.testing.assert_array_equal(
+        moved[features].to_numpy(), at_first[features].to_numpy()
+    )
+    assert at_first["customer_count_30d"].gt(0).mean() > 0.5
+    assert at_first["terminal_risk_30d"].gt(0).any()
+    np.testing.assert_array_equal(moved["score"], at_first["score"])
 
 
 def test_replay_explains_what_is_wrong(
