@@ -1,7 +1,9 @@
 """The served fraud model: loaded from the MLflow registry by alias, swapped atomically.
 
-Scores come from `Booster.inplace_predict` on a float32 array: no DMatrix is built
-to score. Explanations need XGBoost's contribution output, which only `predict` on a
+Scores come from the booster's trees walked with numpy (api/sentinel/forest.py,
+used only after it matched XGBoost on split-boundary rows at load) for a few rows,
+and from `Booster.inplace_predict` on a float32 array for larger batches: no DMatrix
+is built to score. Explanations need XGBoost's contribution output, which only `predict` on a
 DMatrix gives, so a one-row DMatrix is built for the explanation alone (see
 api.sentinel.scoring for when the exact TreeSHAP values are computed and when the
 cheaper path attribution is used, and bench/bench_sentinel.py for their cost).
@@ -13,6 +15,7 @@ import asyncio
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +28,8 @@ import xgboost as xgb
 from api.common.errors import DependencyUnavailable
 from api.common.heap import settle_heap
 from api.sentinel.features import FEATURE_NAMES, POPULATION_DEFAULTS
+from api.sentinel.forest import MAX_ROWS as FOREST_MAX_ROWS
+from api.sentinel.forest import FlatForest, usable_forest
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -45,6 +50,10 @@ MLFLOW_CLIENT_DEFAULTS = {
 }
 
 
+# The alias the training pipeline gives every version after the first.
+CHALLENGER_ALIAS = "challenger"
+
+
 class ModelUnavailable(Exception):
     """The registry could not give us a usable model (the reason says why)."""
 
@@ -63,6 +72,8 @@ class LoadedModel:
     loaded_at: datetime
     population: dict[str, float] = field(default_factory=dict)
     """Typical values (training medians) that stand in for Redis in degraded mode."""
+    forest: FlatForest | None = field(default=None, repr=False)
+    """The same trees as numpy arrays, faster for a few rows (api/sentinel/forest)."""
 
     def rows(self, features: list[Mapping[str, float]]) -> FloatRows:
         """Feature dicts as a float32 matrix in the model's column order."""
@@ -73,6 +84,8 @@ class LoadedModel:
 
     def predict(self, rows: FloatRows) -> npt.NDArray[np.float32]:
         """Probabilities of fraud, without building a DMatrix."""
+        if self.forest is not None and rows.shape[0] <= FOREST_MAX_ROWS:
+            return self.forest.predict(rows)
         return np.asarray(self.booster.inplace_predict(rows), dtype=np.float32)
 
     def contributions(self, rows: FloatRows, exact: bool) -> npt.NDArray[np.float32]:
@@ -114,6 +127,7 @@ def fetch_model(tracking_uri: str, name: str, alias: str) -> LoadedModel:
         feature_names=_checked_feature_names(booster),
         loaded_at=datetime.now(UTC),
         population=_population(tracking_uri, version.run_id),
+        forest=usable_forest(booster),
     )
     model.warm_up()
     return model
@@ -208,6 +222,127 @@ def _checked_feature_names(booster: xgb.Booster) -> tuple[str, ...]:
     return tuple(names)
 
 
+@dataclass(frozen=True)
+class Challenger:
+    """A registered version waiting to be compared with the served one (not loaded)."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str | None
+    metrics: dict[str, float]
+    registered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChallengerLookup:
+    """What the registry said: the challenger, none, or why it could not be asked."""
+
+    challenger: Challenger | None
+    error: str | None = None
+
+
+ChallengerFetch = Callable[[str, str, str], Challenger | None]
+
+
+def fetch_challenger(tracking_uri: str, name: str, alias: str) -> Challenger | None:
+    """The version under `NAME@ALIAS` and its run's metrics; None without the alias.
+
+    Registry metadata only: the booster is neither downloaded nor loaded.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    # A missing alias is an INVALID_PARAMETER_VALUE error when asked by alias, like
+    # a malformed request; the registered model's alias map tells them apart.
+    try:
+        registered = client.get_registered_model(name)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    number = (registered.aliases or {}).get(alias)
+    if number is None:
+        return None
+    version = client.get_model_version(name, str(number))
+    created = version.creation_timestamp
+    return Challenger(
+        name=name,
+        alias=alias,
+        version=str(version.version),
+        run_id=version.run_id,
+        metrics=_run_metrics(client, version.run_id),
+        registered_at=datetime.fromtimestamp(created / 1000, UTC) if created else None,
+    )
+
+
+class ChallengerWatch:
+    """The challenger, asked of the registry in a thread and kept for `ttl_s`.
+
+    A request waits at most `wait_s` for a lookup; a slower registry gets the last
+    answer (or an error saying it is slow) while the lookup finishes in the
+    background, so `GET /v1/model` never hangs on MLflow.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        name: str,
+        alias: str = CHALLENGER_ALIAS,
+        ttl_s: float = 30.0,
+        wait_s: float = 3.0,
+        fetch: ChallengerFetch = fetch_challenger,
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.name = name
+        self.alias = alias
+        self.ttl_s = ttl_s
+        self.wait_s = wait_s
+        self._fetch = fetch
+        self._last: ChallengerLookup | None = None
+        self._fetched_at = float("-inf")
+        self._running: asyncio.Task[ChallengerLookup] | None = None
+
+    async def lookup(self) -> ChallengerLookup:
+        fresh = time.monotonic() - self._fetched_at < self.ttl_s
+        if self._last is not None and fresh:
+            return self._last
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._refresh())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._running), self.wait_s)
+        except TimeoutError:
+            return self._last or ChallengerLookup(
+                None, f"the registry did not answer within {self.wait_s:g} s"
+            )
+
+    def forget(self) -> None:
+        """Ask the registry again next time (aliases may have moved)."""
+        self._fetched_at = float("-inf")
+
+    async def _refresh(self) -> ChallengerLookup:
+        for variable, value in MLFLOW_CLIENT_DEFAULTS.items():
+            os.environ.setdefault(variable, value)
+        try:
+            found = await asyncio.to_thread(
+                self._fetch, self.tracking_uri, self.name, self.alias
+            )
+            result = ChallengerLookup(found)
+        except Exception as error:  # the champion's answer must not depend on it
+            result = ChallengerLookup(None, _reason(error))
+            logger.warning(
+                "challenger_lookup_failed",
+                extra={
+                    "model_name": self.name,
+                    "alias": self.alias,
+                    "reason": result.error,
+                },
+            )
+        self._last, self._fetched_at = result, time.monotonic()
+        return result
+
+
 SwapListener = Callable[[LoadedModel], None]
 
 
@@ -234,6 +369,7 @@ class ModelHolder:
         self.last_error: str | None = "not loaded yet"
         self._on_swap = on_swap
         self._lock = asyncio.Lock()
+        self.challenger = ChallengerWatch(tracking_uri, name)
 
     def require(self) -> LoadedModel:
         model = self.current

@@ -15,6 +15,7 @@ Outcome = Literal["confirmed_fraud", "legitimate", "escalate"]
 CaseSort = Literal["score", "amount", "age"]
 SortOrder = Literal["asc", "desc"]
 Explanation = Literal["exact", "approximate", "none"]
+WhatIfBase = Literal["case_snapshot", "online_features"]
 
 MAX_BATCH = 1000
 MAX_BULK_DECISIONS = 500
@@ -79,6 +80,14 @@ class WhatIfIn(_Strict):
         default_factory=dict,
         description="Feature name -> value to use instead of the computed one.",
     )
+    case_id: Identifier | None = Field(
+        None,
+        description="Start from this case's snapshot (the features at scoring time) "
+        "instead of the current online features: the transaction's own features "
+        "(amount, hour, weekend, amount to 30-day mean) are recomputed from the "
+        "edit, the history aggregates stay as they were. The customer and terminal "
+        "cannot change (the history is theirs).",
+    )
 
 
 class Reason(BaseModel):
@@ -128,9 +137,33 @@ class BatchOut(BaseModel):
     results: list[ScoreOut]
 
 
+class CaseOriginal(BaseModel):
+    """What the case's model said when the case opened (from its snapshot)."""
+
+    case_id: str
+    score: float
+    band: CaseBand
+    model: ModelRef
+    scored_at: datetime
+    reasons: list[Reason] = Field(description="Every feature, largest first.")
+
+
 class WhatIfOut(ScoreOut):
     features: dict[str, float] = Field(description="The values the model was given.")
     overridden: list[str]
+    base: WhatIfBase = Field(
+        description="Where the unedited feature values came from: the case's "
+        "snapshot (with case_id) or the online features as they are now."
+    )
+    recomputed: list[str] = Field(
+        description="With a case: features recomputed from the edited transaction."
+    )
+    original: CaseOriginal | None = Field(
+        None, description="With a case: its score when it opened."
+    )
+    score_change: float | None = Field(
+        None, description="With a case: this score minus the original score."
+    )
 
 
 class CaseSummary(BaseModel):
@@ -307,6 +340,17 @@ class StatsOut(BaseModel):
     generated_at: datetime
 
 
+class ChallengerOut(BaseModel):
+    """A registered version under the challenger alias (not served, not loaded)."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str | None
+    metrics: dict[str, float] = Field(description="From the version's training run.")
+    registered_at: datetime | None
+
+
 class ModelOut(BaseModel):
     name: str
     alias: str
@@ -316,6 +360,12 @@ class ModelOut(BaseModel):
     loaded_at: datetime
     feature_names: list[str]
     thresholds: dict[str, float]
+    challenger: ChallengerOut | None = Field(
+        None, description="The version under the challenger alias; null without one."
+    )
+    challenger_error: str | None = Field(
+        None, description="Why the challenger could not be looked up (if it could not)."
+    )
 
 
 class ReloadOut(BaseModel):

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from redis.exceptions import RedisError
 
-from api.common.errors import InvalidInput
+from api.common.errors import Conflict, InvalidInput
 from api.sentinel.cases import CaseStore, ScoredTransaction
 from api.sentinel.features import (
     OnlineFeatureStore,
@@ -45,6 +45,8 @@ from api.sentinel.metrics import SentinelMetrics
 from api.sentinel.model import LoadedModel, ModelHolder
 from api.sentinel.schemas import (
     Band,
+    CaseDetail,
+    CaseOriginal,
     CaseSnapshot,
     Explanation,
     ModelRef,
@@ -181,9 +183,16 @@ class Scorer:
         return answers
 
     async def what_if(
-        self, transaction: TransactionIn, overrides: dict[str, float]
+        self,
+        transaction: TransactionIn,
+        overrides: dict[str, float],
+        case_id: str | None = None,
     ) -> WhatIfOut:
-        """Score an edited transaction: nothing is written, nothing is counted."""
+        """Score an edited transaction: nothing is written, nothing is counted.
+
+        With `case_id` the unedited values are the case's snapshot, not the online
+        features (which have moved on since the case opened).
+        """
         model = self._models.require()
         unknown = sorted(set(overrides) - set(model.feature_names))
         if unknown:
@@ -192,7 +201,12 @@ class Scorer:
                 f"the model uses {list(model.feature_names)}",
                 field="feature_overrides",
             )
-        item = await self._with_features(model, transaction, write=False)
+        case = None
+        if case_id is None:
+            item = await self._with_features(model, transaction, write=False)
+        else:
+            case = await self._cases.get_case(case_id)  # NotFound names the id
+            item = _from_snapshot(model, transaction, case)
         item.features.update(overrides)
         rows = model.rows([item.features])
         score = float(model.predict(rows)[0])
@@ -207,6 +221,10 @@ class Scorer:
             **answer.model_dump(),
             features=item.features,
             overridden=sorted(overrides),
+            base="online_features" if case is None else "case_snapshot",
+            recomputed=[] if case is None else list(TRANSACTION_FEATURES),
+            original=None if case is None else _original(case),
+            score_change=None if case is None else score - case.snapshot.score,
         )
 
     # --- steps --------------------------------------------------------------
@@ -395,6 +413,62 @@ class Scorer:
                     "latency_ms": answer.latency_ms,
                 },
             )
+
+
+# Features that are functions of the transaction alone (fallback_features computes
+# them from the event); every other feature is a history aggregate.
+TRANSACTION_FEATURES = (
+    "amount",
+    "hour_of_day",
+    "is_weekend",
+    "amount_to_customer_mean_30d",
+)
+
+
+def _from_snapshot(
+    model: LoadedModel, transaction: TransactionIn, case: CaseDetail
+) -> _Scored:
+    """The case's history as it was, with the edited transaction's own features."""
+    started = time.perf_counter()
+    for name in ("customer_id", "terminal_id"):
+        if getattr(transaction, name) != getattr(case, name):
+            raise InvalidInput(
+                f"{name} cannot change in a what-if from case {case.case_id}: its "
+                f"history features belong to {getattr(case, name)}; start without "
+                "case_id to score another customer or terminal",
+                field=f"transaction.{name}",
+            )
+    snapshot = case.snapshot
+    missing = sorted(
+        set(model.feature_names) - set(snapshot.features) - set(TRANSACTION_FEATURES)
+    )
+    if missing:
+        raise Conflict(
+            f"case {case.case_id} was scored by model version "
+            f"{snapshot.model.version}, whose snapshot lacks features the served "
+            f"version {model.version} uses: {missing}",
+            case_id=case.case_id,
+        )
+    event = to_event(transaction)
+    # fallback_features keeps the given values and recomputes TRANSACTION_FEATURES
+    # from the event: the one definition of those, shared with degraded mode.
+    features = fallback_features(event, snapshot.features)
+    reason = None
+    if snapshot.degraded:
+        reason = f"case {case.case_id} was scored in degraded mode: neutral history"
+    return _Scored(transaction, event, features, reason, started)
+
+
+def _original(case: CaseDetail) -> CaseOriginal:
+    snapshot = case.snapshot
+    return CaseOriginal(
+        case_id=case.case_id,
+        score=snapshot.score,
+        band=snapshot.band,
+        model=snapshot.model,
+        scored_at=snapshot.scored_at,
+        reasons=snapshot.contributions,
+    )
 
 
 def to_event(transaction: TransactionIn) -> TransactionEvent:

@@ -1,4 +1,4 @@
-"""The model being served, and its atomic reload."""
+"""The model being served, its challenger, and the atomic reload."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ from fastapi import APIRouter
 
 from api.common.errors import DependencyUnavailable
 from api.sentinel.dependencies import ModelHolderDep, SettingsDep
-from api.sentinel.model import LoadedModel, ModelUnavailable
-from api.sentinel.schemas import ModelOut, ReloadOut
+from api.sentinel.model import ChallengerLookup, LoadedModel, ModelUnavailable
+from api.sentinel.schemas import ChallengerOut, ModelOut, ReloadOut
 from api.sentinel.settings import SentinelSettings
 
 router = APIRouter(prefix="/model", tags=["model"])
 
 
-@router.get("", summary="Name, alias, version and metrics of the served model")
+@router.get(
+    "", summary="Name, alias, version and metrics of the served model and challenger"
+)
 async def current_model(models: ModelHolderDep, settings: SettingsDep) -> ModelOut:
-    return describe_model(models.require(), settings)
+    model = models.require()
+    return describe_model(model, settings, await models.challenger.lookup())
 
 
 @router.post("/reload", summary="Load what the alias points to now, then swap")
@@ -26,15 +29,22 @@ async def reload_model(models: ModelHolderDep, settings: SettingsDep) -> ReloadO
         raise DependencyUnavailable(
             f"reload failed, still serving the previous model: {error}"
         ) from error
+    if previous is not model:
+        models.challenger.forget()  # a promotion moves the aliases
     return ReloadOut(
         previous_version=previous.version if previous else None,
         version=model.version,
         changed=previous is not model,
-        model=describe_model(model, settings),
+        model=describe_model(model, settings, await models.challenger.lookup()),
     )
 
 
-def describe_model(model: LoadedModel, settings: SentinelSettings) -> ModelOut:
+def describe_model(
+    model: LoadedModel,
+    settings: SentinelSettings,
+    challenger: ChallengerLookup | None = None,
+) -> ModelOut:
+    found = challenger.challenger if challenger else None
     return ModelOut(
         name=model.name,
         alias=model.alias,
@@ -48,4 +58,6 @@ def describe_model(model: LoadedModel, settings: SentinelSettings) -> ModelOut:
             "block": settings.block_threshold,
             "degraded_max_approve_amount": settings.degraded_max_approve_amount,
         },
+        challenger=ChallengerOut(**vars(found)) if found else None,
+        challenger_error=challenger.error if challenger else None,
     )

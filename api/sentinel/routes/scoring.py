@@ -45,6 +45,11 @@ async def score_batch(
     )
 
 
-@router.post("/what-if", summary="Score an edited transaction with no side effect")
+@router.post(
+    "/what-if",
+    summary="Score an edited transaction (optionally from a case) with no side effect",
+)
 async def score_what_if(request: WhatIfIn, scorer: ScorerDep) -> WhatIfOut:
-    return await scorer.what_if(request.transaction, request.feature_overrides)
+    return await scorer.what_if(
+        request.transaction, request.feature_overrides, request.case_id
+    )
