@@ -31,6 +31,9 @@ def record(benchmark: str, figures: dict[str, float | int | str]) -> Path:
     `runs[benchmark]` with when, where and on which commit they were measured."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    previous = data.get("runs", {}).get(benchmark, {}).get("figures", {})
+    for stale in set(previous) - set(figures):  # a figure this benchmark dropped
+        data.pop(stale, None)
     data.update(figures)
     data.setdefault("runs", {})[benchmark] = {
         "figures": figures,
