@@ -1,10 +1,21 @@
-"""Sign-in with a named analyst, a reload keeps it, signing out ends it."""
+"""Sign-in with a named analyst, a reload keeps it, signing out ends it (also
+after a restart), repeated failures lock a name out."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.sync_api import Page, expect
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from devstack.processes import stop_process_group
 from tests.e2e.workbench import (
     SLOW,
     Analyst,
@@ -14,7 +25,7 @@ from tests.e2e.workbench import (
     sign_in,
 )
 from tests.stack import NativeStack
-from tests.support import wait_until
+from tests.support import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +88,109 @@ def test_no_page_opens_without_sign_in_even_on_a_fresh_server(
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=SLOW)
     expect(page.get_by_role("heading", name="Recommendations")).to_have_count(0)
     expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+
+
+def attempt(page: Page, name: str, password: str) -> None:
+    page.get_by_label("Analyst").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_five_failures_lock_the_name_out_with_a_time_to_try_again(
+    page: Page, native_stack: NativeStack
+) -> None:
+    # A name nobody has: the answer must not reveal that either.
+    name = f"nobody-{uuid.uuid4().hex[:8]}"
+    page.goto(native_stack.url("ui"))
+    for number in range(1, 5):
+        attempt(page, name, f"guess-{number}")
+        expect(page.get_by_text("Unknown analyst or wrong password")).to_be_visible(
+            timeout=SLOW
+        )
+    attempt(page, name, "guess-5")
+    expect(page.get_by_text("Too many failed sign-in attempts")).to_be_visible(
+        timeout=SLOW
+    )
+    expect(page.get_by_text("Try again in 15 minutes")).to_be_visible()
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+    assert_no_traceback(page)
+    screenshot(page, "sign-in-locked-out")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def workbench(stack: NativeStack, state_dir: Path, log: Path) -> Iterator[str]:
+    """One more workbench server on the stack's APIs, with its own state folder."""
+    port = free_port()
+    env = dict(os.environ)
+    settings = stack.settings
+    for name in (
+        "SENTINEL_API_KEY",
+        "SCOUT_API_KEY",
+        "WORKBENCH_ANALYSTS",
+        "WORKBENCH_COOKIE_SECRET",
+    ):
+        env[name] = settings[name]
+    env.update(
+        {
+            "SENTINEL_URL": stack.url("sentinel"),
+            "SCOUT_URL": stack.url("scout"),
+            "WORKBENCH_STATE_DIR": str(state_dir),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _healthy(f"{url}/_stcore/health"), 120, "workbench")
+        yield url
+    finally:
+        stop_process_group(process.pid)
+        process.wait()
+
+
+def test_a_copied_cookie_stays_signed_out_after_a_workbench_restart(
+    browser: Browser, native_stack: NativeStack, analyst: Analyst, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "workbench-state"
+    log = tmp_path / "workbench.log"
+    with workbench(native_stack, state_dir, log) as url:
+        first = browser.new_page()
+        sign_in(first, url, analyst)
+        copied = session_cookie(first)
+        first.get_by_role("button", name="Sign out").click()
+        expect(first.get_by_role("button", name="Sign in")).to_be_visible(timeout=SLOW)
+        first.close()
+    assert copied is not None
+    assert (state_dir / "revoked_sessions.json").exists()
+
+    with workbench(native_stack, state_dir, log) as url:
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": "workbench_session", "value": copied, "url": url}]
+        )
+        page = context.new_page()
+        page.goto(url)
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=SLOW)
+        expect(page.get_by_text("Signed in as")).to_have_count(0)
+        assert_no_traceback(page)
+        context.close()

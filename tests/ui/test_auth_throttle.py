@@ -3,6 +3,7 @@ clock the test moves by hand."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,30 @@ def test_throttle_and_state_settings_have_defaults_and_limits(
     assert settings(data_dir=tmp_path, workbench_state_dir=chosen).state_dir == chosen
     with pytest.raises(ValidationError, match="workbench_signin_max_failures"):
         settings(workbench_signin_max_failures=0)
+
+
+def test_sign_in_logs_each_failure_and_the_lockout_without_the_password(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Streamlit's session state and resource cache also work outside a server run.
+    from ui import auth
+
+    config = settings(workbench_state_dir=tmp_path, workbench_signin_lockout_s=120)
+    name = "alice"
+    with caplog.at_level(logging.INFO, logger="ui.auth"):
+        results = [auth.sign_in(config, name, f"wrong-{n}-secret") for n in range(6)]
+
+    assert [r.signed_in for r in results] == [False] * 6
+    assert [r.locked_for_minutes for r in results] == [0, 0, 0, 0, 2, 2]
+    records = [record for record in caplog.records if record.name == "ui.auth"]
+    events = [record.message for record in records]
+    assert events == ["sign_in_refused"] * 5 + [
+        "sign_in_lockout_started",
+        "sign_in_lockout_started",  # the name and this browser session
+        "sign_in_locked_out",
+    ]
+    assert all(record.analyst == name for record in records)  # type: ignore[attr-defined]
+    assert not any("-secret" in str(vars(record)) for record in records)
+    assert [r.failures for r in records[:5]] == [1, 2, 3, 4, 5]  # type: ignore[attr-defined]
+    # The right password is refused too while the lock lasts.
+    assert not auth.sign_in(config, name, "alice-password").signed_in
