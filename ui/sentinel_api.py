@@ -130,9 +130,18 @@ class SentinelApi:
         )
 
     def what_if(
-        self, transaction: dict[str, Any], overrides: dict[str, float] | None = None
+        self,
+        transaction: dict[str, Any],
+        overrides: dict[str, float] | None = None,
+        case_id: str | None = None,
     ) -> dict[str, Any]:
-        body = {"transaction": transaction, "feature_overrides": overrides or {}}
+        """Score an edit; with case_id, from the case's snapshot of its history."""
+        body: dict[str, Any] = {
+            "transaction": transaction,
+            "feature_overrides": overrides or {},
+        }
+        if case_id:
+            body["case_id"] = case_id
         return dict(self.client.post("/v1/score/what-if", json=body))
 
     def model(self) -> dict[str, Any]:
@@ -148,3 +157,59 @@ def transaction_from_case(case: dict[str, Any]) -> dict[str, Any]:
     if source.get("extras"):
         transaction["extras"] = source["extras"]
     return transaction
+
+
+def case_as_scored(case: dict[str, Any]) -> dict[str, Any]:
+    """A case's snapshot in the shape of a what-if answer: the 'before' of an edit."""
+    snapshot = case.get("snapshot", {})
+    return {
+        "score": snapshot.get("score", case.get("score")),
+        "band": snapshot.get("band", case.get("band")),
+        "model": snapshot.get("model", {}),
+        "features": dict(snapshot.get("features", {})),
+        "contributions": list(snapshot.get("contributions", [])),
+    }
+
+
+def metric_comparison(
+    champion: dict[str, float], challenger: dict[str, float] | None
+) -> list[dict[str, Any]]:
+    """One row per metric: champion, challenger and challenger minus champion.
+
+    Champion's metrics first in its order, then those only the challenger has; a
+    side without the metric leaves it (and the difference) None.
+    """
+    other = challenger or {}
+    names = list(champion) + [name for name in other if name not in champion]
+    rows = []
+    for name in names:
+        mine, theirs = champion.get(name), other.get(name)
+        difference = theirs - mine if mine is not None and theirs is not None else None
+        rows.append(
+            {
+                "metric": name,
+                "champion": mine,
+                "challenger": theirs,
+                "difference": difference,
+            }
+        )
+    return rows
+
+
+def reason_moves(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], limit: int = 8
+) -> list[dict[str, Any]]:
+    """Features whose contribution moved most between two answers, largest first.
+
+    Unmoved features are left out; a feature one side does not report (another
+    model version) has None there and no change, and comes last.
+    """
+    old = {reason["feature"]: reason["contribution"] for reason in before}
+    new = {reason["feature"]: reason["contribution"] for reason in after}
+    rows = []
+    for feature in list(old) + [name for name in new if name not in old]:
+        was, now = old.get(feature), new.get(feature)
+        change = now - was if was is not None and now is not None else None
+        rows.append({"feature": feature, "before": was, "after": now, "change": change})
+    rows.sort(key=lambda row: abs(row["change"] or 0.0), reverse=True)
+    return [row for row in rows if row["change"] != 0.0][:limit]

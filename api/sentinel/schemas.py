@@ -151,6 +151,9 @@ class CaseOriginal(BaseModel):
 class WhatIfOut(ScoreOut):
     features: dict[str, float] = Field(description="The values the model was given.")
     overridden: list[str]
+    contributions: list[Reason] = Field(
+        description="Every feature's contribution, largest first (reasons: top k)."
+    )
     base: WhatIfBase = Field(
         description="Where the unedited feature values came from: the case's "
         "snapshot (with case_id) or the online features as they are now."

@@ -221,6 +221,7 @@ class Scorer:
             **answer.model_dump(),
             features=item.features,
             overridden=sorted(overrides),
+            contributions=_reasons(model, item.features, contributions, limit=None),
             base="online_features" if case is None else "case_snapshot",
             recomputed=[] if case is None else list(TRANSACTION_FEATURES),
             original=None if case is None else _original(case),

@@ -133,6 +133,11 @@ def test_a_case_what_if_starts_from_the_snapshot_and_recomputes_the_transaction(
     assert same["original"]["band"] == snapshot["band"]
     assert same["original"]["reasons"] == snapshot["contributions"]
     assert same["recomputed"] == list(TRANSACTION_FEATURES)
+    assert {r["feature"]: r["contribution"] for r in same["contributions"]} == (
+        pytest.approx(
+            {r["feature"]: r["contribution"] for r in snapshot["contributions"]}
+        )
+    )
     assert same["case_id"] is None and same["degraded"] is False
     # Today's features count the case's own payment and the late ones too.
     assert snapshot["features"]["customer_count_1h"] == 1.0

@@ -1,5 +1,6 @@
-"""Models page: what each API serves (champion, and a challenger when reported),
-with the evaluation metrics recorded in MLflow, read through the APIs."""
+"""Models page: what each API serves (champion, and a challenger when reported,
+metric by metric), with the evaluation metrics recorded in MLflow, read through the
+APIs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 
 from ui import charts
 from ui.formatting import count, feature_label, local_time
+from ui.sentinel_api import metric_comparison
 from ui.view import PageContext, run_page, section
 
 
@@ -25,11 +27,6 @@ def render(ctx: PageContext) -> None:
 def model_header(model: dict[str, Any]) -> None:
     st.subheader(f"{model['name']} · version {model['version']}")
     st.caption(f"Served as the **{model['alias']}** (registry alias).")
-    challenger = model.get("challenger")
-    if challenger:
-        st.info(f"Challenger: version {challenger.get('version')}")
-    else:
-        st.caption("No challenger is reported by the API.")
     if model.get("run_id"):
         st.code(model["run_id"], language=None)
 
@@ -45,7 +42,7 @@ def sentinel_model(model: dict[str, Any], ctx: PageContext) -> None:
                 charts.metrics_bars(metrics, "Evaluation on the held-out period"),
                 key="sentinel_metrics",
             )
-            metric_table(metrics)
+        challenger_section(model, ctx)
         thresholds = model.get("thresholds", {})
         st.markdown(
             f"Bands: review from score **{thresholds.get('review', '–')}**, block "
@@ -59,10 +56,43 @@ def sentinel_model(model: dict[str, Any], ctx: PageContext) -> None:
             st.json(model, expanded=False)
 
 
+def challenger_section(model: dict[str, Any], ctx: PageContext) -> None:
+    """Champion and challenger side by side, metric by metric, with the difference."""
+    challenger = model.get("challenger")
+    champion_side, challenger_side = st.columns(2)
+    champion_side.metric("Champion (served)", f"version {model['version']}")
+    if challenger:
+        challenger_side.metric(
+            "Challenger (not served)", f"version {challenger['version']}"
+        )
+        if challenger.get("registered_at"):
+            challenger_side.caption(
+                f"Registered {local_time(challenger['registered_at'], ctx.zone)}"
+            )
+    else:
+        challenger_side.metric("Challenger", "none")
+        st.info(f"No challenger registered for {model['name']}.")
+    if model.get("challenger_error"):
+        st.warning(
+            "The registry could not be asked for a challenger: "
+            f"{model['challenger_error']}"
+        )
+    rows = metric_comparison(
+        model.get("metrics", {}), challenger.get("metrics") if challenger else None
+    )
+    if rows:
+        metric_table(rows, with_challenger=bool(challenger))
+
+
 def scout_model(model: dict[str, Any], ctx: PageContext) -> None:
     with st.container(border=True):
         st.markdown("#### Recommendations (Scout)")
         model_header(model)
+        challenger = model.get("challenger")
+        if challenger:
+            st.info(f"Challenger: version {challenger.get('version')}")
+        else:
+            st.caption("Scout's API reports no challenger.")
         st.caption(
             f"Trained {local_time(model['trained_at'], ctx.zone)} · "
             f"{model['method']} · {count(model['items'])} items, "
@@ -101,14 +131,28 @@ def baseline_figure(tests: dict[str, dict[str, float]]) -> go.Figure:
     return figure
 
 
-def metric_table(metrics: dict[str, float]) -> None:
-    frame = pd.DataFrame(
-        {"Metric": [feature_label(k) for k in metrics], "Value": list(metrics.values())}
+def metric_table(rows: list[dict[str, Any]], with_challenger: bool) -> None:
+    frame = pd.DataFrame(rows).rename(
+        columns={
+            "metric": "Metric",
+            "champion": "Champion",
+            "challenger": "Challenger",
+            "difference": "Difference (challenger − champion)",
+        }
     )
+    frame["Metric"] = frame["Metric"].map(feature_label)
+    if not with_challenger:
+        frame = frame[["Metric", "Champion"]]
     st.dataframe(
         frame,
         hide_index=True,
-        column_config={"Value": st.column_config.NumberColumn(format="%.4f")},
+        column_config={
+            name: st.column_config.NumberColumn(
+                format="%+.4f" if "Diff" in name else "%.4f"
+            )
+            for name in frame.columns[1:]
+        },
+        key="sentinel_metric_table",
     )
 
 

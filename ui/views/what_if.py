@@ -1,5 +1,7 @@
 """What-if scoring: start from a case or a blank payment, edit it, watch the score
-and the reasons move. Sentinel scores the edit without opening a case."""
+and the reasons move. Sentinel scores the edit without opening a case; from a case
+it starts from the case's snapshot (its history when scored), so the change is
+measured against the score the case got."""
 
 from __future__ import annotations
 
@@ -13,7 +15,12 @@ import streamlit as st
 from ui import charts
 from ui.client import ApiError
 from ui.formatting import band_label, feature_label, money, parse_time, percent
-from ui.sentinel_api import SentinelApi, transaction_from_case
+from ui.sentinel_api import (
+    SentinelApi,
+    case_as_scored,
+    reason_moves,
+    transaction_from_case,
+)
 from ui.view import PageContext, run_page, section, show_api_error
 
 BASELINES = "what_if_baselines"
@@ -27,12 +34,20 @@ def render(ctx: PageContext) -> None:
     if start is None:
         return
     source_key, original, case = start
-    baseline = baseline_score(api, source_key, original)
-    edited_tx, overrides = edit_controls(api, source_key, original, baseline, ctx)
-    edited = api.what_if(edited_tx, overrides)
-    show_comparison(case, baseline, edited)
+    # From a case, the "before" is the case as scored (its snapshot); the what-if
+    # starts from that snapshot too, not from the history as it is now.
+    before = (
+        case_as_scored(case)
+        if case is not None
+        else baseline_score(api, source_key, original)
+    )
+    edited_tx, overrides = edit_controls(
+        api, source_key, original, before, ctx, from_case=case is not None
+    )
+    edited = api.what_if(edited_tx, overrides, case["case_id"] if case else None)
+    show_comparison(case, before, edited)
     with st.expander("Raw answers (JSON)"):
-        st.json({"before": baseline, "after": edited}, expanded=False)
+        st.json({"before": before, "after": edited}, expanded=False)
 
 
 def start_transaction(
@@ -95,8 +110,15 @@ def edit_controls(
     original: dict[str, Any],
     baseline: dict[str, Any],
     ctx: PageContext,
+    from_case: bool = False,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     st.subheader("Edit the payment")
+    fixed = (
+        "The case's history belongs to this customer and terminal: start from a "
+        "blank payment to try others."
+        if from_case
+        else None
+    )
     moment = (parse_time(original["timestamp"]) or datetime.now(UTC)).astimezone(
         ctx.zone
     )
@@ -118,10 +140,18 @@ def edit_controls(
         key=f"wi_time_{source_key}",
     )
     terminal = columns[3].text_input(
-        "Terminal", value=original["terminal_id"], key=f"wi_terminal_{source_key}"
+        "Terminal",
+        value=original["terminal_id"],
+        key=f"wi_terminal_{source_key}",
+        disabled=from_case,
+        help=fixed,
     )
     customer = columns[4].text_input(
-        "Customer", value=original["customer_id"], key=f"wi_customer_{source_key}"
+        "Customer",
+        value=original["customer_id"],
+        key=f"wi_customer_{source_key}",
+        disabled=from_case,
+        help=fixed,
     )
     currency = columns[5].text_input(
         "Currency",
@@ -185,15 +215,27 @@ def show_comparison(
     st.subheader("Result")
     columns = st.columns(4)
     if case is not None:
-        columns[0].metric("Case score when opened", percent(case["score"]))
-    columns[1].metric(
-        "Unedited, scored now",
-        percent(before["score"]),
-        help="The starting payment scored with the customer's and terminal's "
-        "history as it is now (which includes this payment and any since).",
-    )
+        columns[0].metric(
+            "Case score when opened",
+            percent(before["score"]),
+            help="The score the case got when it was opened (its snapshot).",
+        )
+        columns[3].metric(
+            "Base",
+            "case snapshot",
+            help="The customer's and terminal's history as it was when the case was "
+            "scored; amount, hour, weekend and the amount to 30-day mean follow "
+            "the edit.",
+        )
+    else:
+        columns[0].metric(
+            "Unedited, scored now",
+            percent(before["score"]),
+            help="The starting payment scored with the customer's and terminal's "
+            "history as it is now.",
+        )
     delta = (after["score"] - before["score"]) * 100
-    columns[2].metric(
+    columns[1].metric(
         "Edited score",
         percent(after["score"]),
         delta=f"{delta:+.1f} points",
@@ -202,17 +244,55 @@ def show_comparison(
     band = band_label(after["band"])
     if after["band"] != before["band"]:
         band = f"{band_label(before['band'])} → {band}"
-    columns[3].metric("Band", band)
+    columns[2].metric("Band", band)
     st.caption(
         f"Edited payment: {money(after['amount'], after['currency'])} · model "
         f"{after['model']['name']} version {after['model']['version']} · nothing is "
         "recorded and no case is opened."
     )
+    then = before.get("model", {}).get("version")
+    if case is not None and then and then != after["model"]["version"]:
+        st.warning(
+            f"The case was scored by model version {then}; the what-if uses the "
+            f"served version {after['model']['version']}, so even an unedited "
+            "payment may score differently."
+        )
+    old_reasons = before.get("contributions") or before.get("reasons", [])
+    new_reasons = after.get("contributions") or after.get("reasons", [])
     st.plotly_chart(
-        charts.contributions_compared(before["reasons"], after["reasons"]),
+        charts.contributions_compared(old_reasons, new_reasons),
         key="what_if_chart",
     )
+    reasons_moving(old_reasons, new_reasons)
     changed_features(before, after)
+
+
+def reasons_moving(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+    rows = reason_moves(before, after)
+    if not rows:
+        st.caption("No reason moved.")
+        return
+    st.markdown("**Reasons moving most** (contribution in log-odds; + raises risk)")
+    frame = pd.DataFrame(
+        [
+            {
+                "Feature": feature_label(row["feature"]),
+                "Before": row["before"],
+                "After": row["after"],
+                "Change": row["change"],
+            }
+            for row in rows
+        ]
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={
+            "Before": st.column_config.NumberColumn(format="%+.3f"),
+            "After": st.column_config.NumberColumn(format="%+.3f"),
+            "Change": st.column_config.NumberColumn(format="%+.3f"),
+        },
+    )
 
 
 def changed_features(before: dict[str, Any], after: dict[str, Any]) -> None:
