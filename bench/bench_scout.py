@@ -11,9 +11,6 @@ and the server's CPU time per request (from /proc), which others' load barely mo
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -76,17 +73,22 @@ def latency_figures(folder: Path) -> dict[str, float]:
     write_dataset(generate(LARGE), data)
     train(data, model, TrainConfig(evaluate=False))
     build_collection(QdrantSettings(qdrant_path=str(qdrant)), model, 1_000)
-    port = _free_port()
-    server = _start_server(port, model, qdrant, folder / "scout.log")
-    try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}
-        ) as client:
-            _wait_ready(client, server)
-            return _measure_all(client, server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    from tests.support import running_api
+
+    settings = {
+        "SCOUT_API_KEY": KEY,
+        "SCOUT_MODEL_DIR": str(model),
+        "QDRANT_PATH": str(qdrant),
+        "QDRANT_URL": "",  # the embedded store, whatever the shell says
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # unused: model from a folder
+        "LOG_LEVEL": "WARNING",
+    }
+    log = folder / "scout.log"
+    with (
+        running_api("api.scout.main:create_app", settings, log, 180) as api,
+        httpx.Client(base_url=api.url, headers={"X-API-Key": KEY}) as client,
+    ):
+        return _measure_all(client, api.pid)
 
 
 def _measure_all(client: httpx.Client, pid: int) -> dict[str, float]:
@@ -178,57 +180,6 @@ def _get(client: httpx.Client, path: str, **kwargs: Any) -> dict[str, Any]:
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> None:
     client.post(path, json=body).raise_for_status()
-
-
-def _start_server(
-    port: int, model: Path, qdrant: Path, log: Path
-) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "SCOUT_API_KEY": KEY,
-            "SCOUT_MODEL_DIR": str(model),
-            "QDRANT_PATH": str(qdrant),
-            "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # unused: model from a folder
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    env.pop("QDRANT_URL", None)
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.scout.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-
-
-def _wait_ready(client: httpx.Client, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("scout exited before it was ready; see scout.log")
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError("scout not ready within 180 s")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -29,8 +29,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -211,49 +209,11 @@ async def in_process(
 
 @contextmanager
 def live_sentinel(folder: Path, settings: dict[str, str]) -> Iterator[int]:
-    from devstack.processes import stop_process_group
-    from tests.support import free_port, wait_until
+    from tests.support import running_api
 
-    port = free_port()
-    env = {**os.environ, **settings}
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.sentinel.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    log = (folder / "sentinel.log").open("ab")
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_until(lambda: _ready(port), 120, "sentinel")
-        yield port
-    finally:
-        stop_process_group(process.pid)
-        process.wait()
-
-
-def _ready(port: int) -> bool:
-    import urllib.request
-
-    try:
-        url = f"http://127.0.0.1:{port}/readyz"
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    log = folder / "sentinel.log"
+    with running_api("api.sentinel.main:create_app", settings, log) as api:
+        yield api.port
 
 
 class Connection:

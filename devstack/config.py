@@ -102,6 +102,23 @@ def service_environment(config: StackConfig) -> dict[str, str]:
     return env
 
 
+def uvicorn_command(factory: str, port: int, host: str = LOOPBACK) -> list[str]:
+    """How every API runs: `uvicorn MODULE:create_app --factory`, no access log
+    (the apps log each request themselves, as JSON)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+
+
 def entry_points(config: StackConfig) -> dict[str, list[str]]:
     """The command of each service; compose runs the same modules (parity test)."""
     python = sys.executable
@@ -126,30 +143,8 @@ def entry_points(config: StackConfig) -> dict[str, list[str]]:
         ],
         "bootstrap-seed": [python, "-m", "pipelines.bootstrap", "seed"],
         "bootstrap-traffic": [python, "-m", "pipelines.bootstrap", "traffic"],
-        "sentinel": [
-            python,
-            "-m",
-            "uvicorn",
-            "api.sentinel.main:create_app",
-            "--factory",
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(ports["sentinel"]),
-            "--no-access-log",
-        ],
-        "scout": [
-            python,
-            "-m",
-            "uvicorn",
-            "api.scout.main:create_app",
-            "--factory",
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(ports["scout"]),
-            "--no-access-log",
-        ],
+        "sentinel": uvicorn_command("api.sentinel.main:create_app", ports["sentinel"]),
+        "scout": uvicorn_command("api.scout.main:create_app", ports["scout"]),
         "ui": [
             python,
             "-m",

@@ -1,4 +1,5 @@
-"""Real services for tests: redis-server and an MLflow server on free ports."""
+"""Real services for tests and benchmarks, on free ports: redis-server, an MLflow
+server, and our APIs under uvicorn."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.config import uvicorn_command
 from devstack.processes import find_redis_server, stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,3 +154,48 @@ def start_mlflow(folder: Path) -> MlflowServer:
         server.stop()
         raise
     return server
+
+
+@dataclass(frozen=True)
+class LiveApi:
+    url: str
+    port: int
+    pid: int
+
+
+@contextmanager
+def running_api(
+    factory: str,
+    settings: dict[str, str],
+    log: Path | None = None,
+    timeout_s: float = 120,
+) -> Iterator[LiveApi]:
+    """`factory` (e.g. "api.sentinel.main:create_app") under uvicorn in its own
+    process group with `settings` added to the environment; yields it once /readyz
+    answers 200, and stops the whole group on the way out."""
+    port = free_port()
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
+    process = subprocess.Popen(
+        uvicorn_command(factory, port),
+        cwd=ROOT,
+        env={**os.environ, **settings},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            where = f"; see {log}" if log is not None else ""
+            raise RuntimeError(f"{factory} exited with {process.returncode}{where}")
+        return _http_ok(f"{url}/readyz")
+
+    try:
+        wait_until(ready, timeout_s, factory)
+        yield LiveApi(url, port, process.pid)
+    finally:
+        stop_process_group(process.pid)
+        process.wait()
+        if log is not None:
+            output.close()  # type: ignore[union-attr]

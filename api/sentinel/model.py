@@ -1,10 +1,12 @@
 """The served fraud model: loaded from the MLflow registry by alias, swapped atomically.
 
-Scores come from `Booster.inplace_predict` on a float32 array: no DMatrix is built
-to score. Explanations need XGBoost's contribution output, which only `predict` on a
-DMatrix gives, so a one-row DMatrix is built for the explanation alone (see
-api.sentinel.scoring for when the exact TreeSHAP values are computed and when the
-cheaper path attribution is used, and bench/bench_sentinel.py for their cost).
+Scores come from the booster's trees walked with numpy (api/sentinel/forest.py,
+used only after it matched XGBoost on split-boundary rows at load) for a few rows,
+and from `Booster.inplace_predict` on a float32 array for larger batches: no DMatrix
+is built to score. Explanations need XGBoost's contribution output, which only
+`predict` on a DMatrix gives, so a one-row DMatrix is built for the explanation alone
+(see api.sentinel.scoring for when the exact TreeSHAP values are computed and when
+the cheaper path attribution is used, and bench/bench_sentinel.py for their cost).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import xgboost as xgb
 from api.common.errors import DependencyUnavailable
 from api.common.heap import settle_heap
 from api.sentinel.features import FEATURE_NAMES, POPULATION_DEFAULTS
+from api.sentinel.forest import MAX_ROWS as FOREST_MAX_ROWS
+from api.sentinel.forest import FlatForest, usable_forest
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -68,6 +72,8 @@ class LoadedModel:
     loaded_at: datetime
     population: dict[str, float] = field(default_factory=dict)
     """Typical values (training medians) that stand in for Redis in degraded mode."""
+    forest: FlatForest | None = field(default=None, repr=False)
+    """The same trees as numpy arrays, faster for a few rows (api/sentinel/forest)."""
 
     def rows(self, features: list[Mapping[str, float]]) -> FloatRows:
         """Feature dicts as a float32 matrix in the model's column order."""
@@ -78,6 +84,8 @@ class LoadedModel:
 
     def predict(self, rows: FloatRows) -> npt.NDArray[np.float32]:
         """Probabilities of fraud, without building a DMatrix."""
+        if self.forest is not None and rows.shape[0] <= FOREST_MAX_ROWS:
+            return self.forest.predict(rows)
         return np.asarray(self.booster.inplace_predict(rows), dtype=np.float32)
 
     def contributions(self, rows: FloatRows, exact: bool) -> npt.NDArray[np.float32]:
@@ -119,6 +127,7 @@ def fetch_model(tracking_uri: str, name: str, alias: str) -> LoadedModel:
         feature_names=_checked_feature_names(booster),
         loaded_at=datetime.now(UTC),
         population=_population(tracking_uri, version.run_id),
+        forest=usable_forest(booster),
     )
     model.warm_up()
     return model

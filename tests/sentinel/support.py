@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -19,8 +16,7 @@ import pandas as pd
 
 from api.sentinel.main import create_app
 from api.sentinel.settings import SentinelSettings
-from devstack.processes import stop_process_group
-from tests.support import ROOT, free_port, wait_until
+from tests.support import ROOT, running_api
 
 API_KEY = "test-sentinel-key"
 HEADERS = {"X-API-Key": API_KEY}
@@ -116,48 +112,19 @@ async def running_app(
 @contextmanager
 def live_server(settings: SentinelSettings) -> Iterator[str]:
     """Sentinel under uvicorn in its own process, on a free port."""
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        {
-            "REDIS_URL": settings.redis_url,
-            "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-            "SENTINEL_API_KEY": settings.sentinel_api_key.get_secret_value(),
-            "SENTINEL_MODEL_NAME": settings.sentinel_model_name,
-            "SENTINEL_MODEL_ALIAS": settings.sentinel_model_alias,
-            "REDIS_TIMEOUT_MS": str(settings.redis_timeout_ms),
-            "REDIS_RETRY_AFTER_MS": str(settings.redis_retry_after_ms),
-            "MODEL_RETRY_S": str(settings.model_retry_s),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.sentinel.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _ready(url), 90, "sentinel under uvicorn")
-        yield url
-    finally:
-        stop_process_group(process.pid)
-        process.wait()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    environment = {
+        "REDIS_URL": settings.redis_url,
+        "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "SENTINEL_API_KEY": settings.sentinel_api_key.get_secret_value(),
+        "SENTINEL_MODEL_NAME": settings.sentinel_model_name,
+        "SENTINEL_MODEL_ALIAS": settings.sentinel_model_alias,
+        "REDIS_TIMEOUT_MS": str(settings.redis_timeout_ms),
+        "REDIS_RETRY_AFTER_MS": str(settings.redis_retry_after_ms),
+        "MODEL_RETRY_S": str(settings.model_retry_s),
+        "LOG_LEVEL": "WARNING",
+    }
+    with running_api("api.sentinel.main:create_app", environment, timeout_s=90) as api:
+        yield api.url
 
 
 def transaction(

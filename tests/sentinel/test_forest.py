@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import xgboost as xgb
 
@@ -16,9 +17,10 @@ from api.sentinel.forest import (
     largest_difference,
     usable_forest,
 )
+from api.sentinel.model import fetch_model
+from pipelines.fraud_features import compute_features
 from pipelines.train_fraud import TrainingConfig
-
-pytestmark = pytest.mark.unit
+from tests.sentinel.support import RegisteredModel
 
 FEATURES = 12
 
@@ -47,6 +49,7 @@ def booster() -> xgb.Booster:
     return xgb.train(params, xgb.DMatrix(rows, labels), config.num_boost_round)
 
 
+@pytest.mark.unit
 def test_scores_match_xgboost_on_fresh_rows_and_on_split_boundaries(
     booster: xgb.Booster,
 ) -> None:
@@ -64,6 +67,7 @@ def test_scores_match_xgboost_on_fresh_rows_and_on_split_boundaries(
         )
 
 
+@pytest.mark.unit
 def test_boundary_rows_catch_a_walk_that_is_off_by_one_float(
     booster: xgb.Booster,
 ) -> None:
@@ -78,6 +82,7 @@ def test_boundary_rows_catch_a_walk_that_is_off_by_one_float(
     assert np.isnan(rows).any() and np.isfinite(rows).any()
 
 
+@pytest.mark.unit
 def test_missing_values_follow_the_default_branch(booster: xgb.Booster) -> None:
     forest = FlatForest.from_booster(booster)
     empty = np.full((1, FEATURES), np.nan, dtype=np.float32)
@@ -87,6 +92,7 @@ def test_missing_values_follow_the_default_branch(booster: xgb.Booster) -> None:
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
@@ -107,8 +113,25 @@ def test_models_the_walk_does_not_implement_keep_xgboost(
     assert any(reason in str(getattr(r, "reason", "")) for r in caplog.records)
 
 
+@pytest.mark.unit
 def test_a_supported_model_is_used(booster: xgb.Booster) -> None:
     forest = usable_forest(booster)
 
     assert forest is not None
     assert forest.roots.size == TrainingConfig().num_boost_round
+
+
+@pytest.mark.integration
+def test_the_registered_fraud_model_is_scored_by_the_walk_with_xgboosts_scores(
+    registered_model: RegisteredModel, fraud_history: pd.DataFrame
+) -> None:
+    """The model the pipeline trains and registers, loaded as the service loads it."""
+    model = fetch_model(
+        registered_model.tracking_uri, registered_model.name, registered_model.alias
+    )
+    features = compute_features(fraud_history)
+    rows = model.rows(features[list(model.feature_names)].to_dict("records")[:500])
+
+    assert model.forest is not None
+    walked = np.concatenate([model.predict(row[None, :]) for row in rows])
+    assert np.max(np.abs(walked - model.booster.inplace_predict(rows))) <= TOLERANCE
