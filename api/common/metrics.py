@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("api.request")
@@ -55,12 +56,56 @@ class HttpMetrics:
         )
 
 
-def _route_template(app: Any, scope: Scope) -> str:
-    for route in getattr(app, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", scope["path"]))
-    return "unmatched"
+class RouteTemplates:
+    """The route template of a request ("/v1/cases/{case_id}"), never its raw path.
+
+    Raw paths as label values would create a metric series per case or user id. The
+    templates come from the app's OpenAPI document, which spells out the full path of
+    every route however routers are nested. Templates without parameters are looked
+    up directly; the others are matched in order, static segments first.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._static: dict[tuple[str, str], str] | None = None
+        self._patterns: list[tuple[re.Pattern[str], frozenset[str], str]] = []
+
+    def __call__(self, method: str, path: str) -> str:
+        static = self._static if self._static is not None else self._build()
+        found = static.get((method, path))
+        if found is not None:
+            return found
+        fallback = "unmatched"
+        for pattern, methods, template in self._patterns:
+            if pattern.fullmatch(path):
+                if method in methods:
+                    return template
+                fallback = template  # the path exists, not with this method
+        return fallback
+
+    def _build(self) -> dict[tuple[str, str], str]:
+        static: dict[tuple[str, str], str] = {}
+        for route in getattr(self.app, "routes", []):  # /docs and others not in it
+            path = getattr(route, "path", None)
+            if isinstance(path, str) and "{" not in path:
+                methods = getattr(route, "methods", None) or {"GET"}
+                static.update({(method, path): path for method in methods})
+        patterns = []
+        paths = self.app.openapi().get("paths", {})
+        for template, operations in sorted(paths.items(), key=_static_first):
+            methods = frozenset(method.upper() for method in operations)
+            if "{" not in template:
+                static.update({(method, template): template for method in methods})
+            regex, _, _ = compile_path(template)
+            patterns.append((regex, methods, template))
+        self._patterns = patterns
+        self._static = static
+        return static
+
+
+def _static_first(item: tuple[str, Any]) -> tuple[int, str]:
+    template = item[0]
+    return (template.count("{"), template)
 
 
 class RequestMetricsMiddleware:
@@ -69,7 +114,7 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: HttpMetrics, router_app: Any) -> None:
         self.app = app
         self.metrics = metrics
-        self.router_app = router_app
+        self.templates = RouteTemplates(router_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,7 +142,7 @@ class RequestMetricsMiddleware:
         self, scope: Scope, status: int, started: float, request_id: str
     ) -> None:
         elapsed = time.perf_counter() - started
-        route = _route_template(self.router_app, scope)
+        route = self.templates(scope["method"], scope["path"])
         labels = (self.metrics.service, scope["method"], route, str(status))
         self.metrics.latency.labels(*labels).observe(elapsed)
         self.metrics.requests.labels(*labels).inc()
