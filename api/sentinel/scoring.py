@@ -1,7 +1,8 @@
 """Scoring a transaction: online features, the model, a band, reasons, a case.
 
-Hot path: one Redis round trip reads and updates the features, `inplace_predict`
-gives the score; a review or block opens its case in a second round trip before the
+Hot path: one Redis round trip reads and updates the features, the model gives the
+score (LoadedModel.predict: the flat forest for one row, else `inplace_predict`);
+a review or block opens its case in a second round trip before the
 answer, while approvals are recorded (day counters, the customer's recent
 transactions) in one pipeline every 0.1 s by a background writer.
 
