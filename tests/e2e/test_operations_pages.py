@@ -24,6 +24,11 @@ def test_models_page_shows_both_champions_with_their_metrics(signed_in: Page) ->
         page.get_by_text(re.compile(r"^scout-recommender · version "))
     ).to_be_visible()
     expect(page.get_by_text("Evaluation on the held-out period")).to_be_visible()
+    expect(page.get_by_text("Champion (served)")).to_be_visible()
+    challenger_state = re.compile(
+        r"^(No challenger registered for sentinel-fraud\.|Challenger \(not served\))$"
+    )
+    expect(page.get_by_text(challenger_state).first).to_be_visible()
     expect(page.get_by_text("Held-out evaluation: model and baselines")).to_be_visible()
     assert_no_traceback(page)
     screenshot(page, "models")

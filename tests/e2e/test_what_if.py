@@ -1,4 +1,5 @@
-"""What-if scoring: an edit of a case's payment moves its score and reasons."""
+"""What-if scoring: an edit of a case's payment moves its score and reasons, measured
+from the case's snapshot; a blank payment can be scored and edited too."""
 
 from __future__ import annotations
 
@@ -39,8 +40,11 @@ def test_editing_the_amount_of_a_case_changes_its_score(
     page.goto(f"{native_stack.url('ui')}/what_if?case={case['case_id']}")
     expect(heading(page, "What-if scoring")).to_be_visible(timeout=SLOW)
     expect(page.get_by_text("Edited score")).to_be_visible(timeout=SLOW)
-    before = metric_value(page, "Unedited, scored now")
+    # From a case the base is its snapshot: unedited, the case's own score.
+    before = metric_value(page, "Case score when opened")
     assert metric_value(page, "Edited score") == before
+    assert metric_value(page, "Base") == "case snapshot"
+    expect(page.get_by_role("textbox", name="Terminal")).to_be_disabled()
 
     amount = page.get_by_label(re.compile(r"^Amount \("))
     amount.fill("3.50")
@@ -53,6 +57,7 @@ def test_editing_the_amount_of_a_case_changes_its_score(
     assert metric_value(page, "Edited score") != before
     expect(page.get_by_text("Features the edit changed")).to_be_visible()
     expect(page.get_by_text("Reasons before and after")).to_be_visible()
+    expect(page.get_by_text("Reasons moving most")).to_be_visible()
     assert_no_traceback(page)
     screenshot(page, "what-if")
 
