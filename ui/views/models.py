@@ -152,7 +152,6 @@ def metric_table(rows: list[dict[str, Any]], with_challenger: bool) -> None:
             )
             for name in frame.columns[1:]
         },
-        key="sentinel_metric_table",
     )
 
 
