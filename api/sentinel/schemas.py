@@ -351,7 +351,9 @@ class ChallengerOut(BaseModel):
     version: str
     run_id: str | None
     metrics: dict[str, float] = Field(description="From the version's training run.")
-    registered_at: datetime | None
+    registered_at: datetime | None = Field(
+        description="When the version was created (the registry keeps no alias time)."
+    )
 
 
 class ModelOut(BaseModel):

@@ -430,7 +430,11 @@ TRANSACTION_FEATURES = (
 def _from_snapshot(
     model: LoadedModel, transaction: TransactionIn, case: CaseDetail
 ) -> _Scored:
-    """The case's history as it was, with the edited transaction's own features."""
+    """The case's history as it was, with the edited transaction's own features.
+
+    Known shortcoming: an edited time moves hour and weekend only; the history
+    windows stay those of the original time (they cannot be rebuilt from a snapshot).
+    """
     started = time.perf_counter()
     for name in ("customer_id", "terminal_id"):
         if getattr(transaction, name) != getattr(case, name):
