@@ -23,6 +23,7 @@ from tests.e2e.workbench import (
     screenshot,
     session_cookie,
     sign_in,
+    wait_idle,
 )
 from tests.stack import NativeStack
 from tests.support import ROOT, free_port, wait_until
@@ -177,11 +178,16 @@ def test_a_copied_cookie_stays_signed_out_after_a_workbench_restart(
         first = browser.new_page()
         sign_in(first, url, analyst)
         copied = session_cookie(first)
+        # While the first page still runs, the sign-in form's button stays on
+        # screen (faded): wait for the run to end, and for the sign-out to show.
+        wait_idle(first)
         first.get_by_role("button", name="Sign out").click()
+        expect(first.get_by_text("Signed in as")).to_have_count(0, timeout=SLOW)
         expect(first.get_by_role("button", name="Sign in")).to_be_visible(timeout=SLOW)
+        revoked = state_dir / "revoked_sessions.json"
+        wait_until(revoked.exists, SLOW / 1000, "the sign-out saved to disk")
         first.close()
     assert copied is not None
-    assert (state_dir / "revoked_sessions.json").exists()
 
     with workbench(native_stack, state_dir, log) as url:
         context = browser.new_context()
