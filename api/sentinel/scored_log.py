@@ -5,7 +5,7 @@ stream: transaction time, id, score, band, model version, the degraded flag and 
 feature values, so a drift report for any recent window needs no export.
 
 Off the hot path: scoring only appends to an in-memory buffer; a short-lived task
-writes the buffer every FLUSH_INTERVAL_S as one pipeline of XADD ... MAXLEN ~ N, so
+writes the buffer every FLUSH_INTERVAL_S in pipelines of XADD ... MAXLEN ~ N, so
 a request pays no extra Redis round trip (nor an extra fsync under appendfsync
 always). Known shortcomings: entries still in the buffer when the process dies are
 lost (at most FLUSH_INTERVAL_S of traffic), and while Redis is down the buffer keeps
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 STREAM_KEY = f"{PREFIX}scored"
 SCHEMA_TAG = hashlib.sha1(",".join(FEATURE_NAMES).encode()).hexdigest()[:8]  # noqa: S324 - a tag, not security
 FLUSH_INTERVAL_S = 0.25
+WRITE_CHUNK = 16
 BUFFER_LIMIT = 50_000
 MAX_RETRY_DELAY_S = 5.0
 READ_CHUNK = 10_000
@@ -125,28 +126,35 @@ class ScoredLog:
             delay = min(delay * 2, MAX_RETRY_DELAY_S) if failed else self._interval
 
     async def flush(self) -> int:
-        """Write everything buffered now; on failure keep it for the next flush."""
-        batch = list(self._buffer)
-        if not batch:
-            return 0
-        self._buffer.clear()
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for entry in batch:
-                    pipe.xadd(STREAM_KEY, entry, maxlen=self.maxlen, approximate=True)
-                await pipe.execute()
-        except (RedisError, OSError) as error:
-            self._buffer.extendleft(reversed(batch))
-            logger.warning(
-                "scored_log_write_failed",
-                extra={"pending": len(self._buffer), "reason": str(error)[:200]},
-            )
-            return 0
-        self.written += len(batch)
-        if self.dropped:
+        """Write everything buffered now; on failure keep the rest for later.
+
+        In pipelines of WRITE_CHUNK entries: one XADD costs ~0.08 ms to prepare,
+        and 75 in one go held the event loop for ~6 ms, which requests waited out.
+        """
+        written = 0
+        for _ in range(0, len(self._buffer), WRITE_CHUNK):
+            count = min(WRITE_CHUNK, len(self._buffer))
+            batch = [self._buffer.popleft() for _ in range(count)]
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for entry in batch:
+                        pipe.xadd(
+                            STREAM_KEY, entry, maxlen=self.maxlen, approximate=True
+                        )
+                    await pipe.execute()
+            except (RedisError, OSError) as error:
+                self._buffer.extendleft(reversed(batch))
+                logger.warning(
+                    "scored_log_write_failed",
+                    extra={"pending": len(self._buffer), "reason": str(error)[:200]},
+                )
+                break
+            written += count
+        self.written += written
+        if written and self.dropped:
             logger.warning("scored_log_dropped", extra={"dropped": self.dropped})
             self.dropped = 0
-        return len(batch)
+        return written
 
 
 # --- reading (drift reports; synchronous, runs in a worker thread) --------------------

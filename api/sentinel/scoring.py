@@ -4,7 +4,7 @@ Hot path: one Redis round trip reads and updates the features, the model gives t
 score (LoadedModel.predict: the flat forest for one row, else `inplace_predict`);
 a review or block opens its case in a second round trip before the
 answer, while approvals are recorded (day counters, the customer's recent
-transactions) in one pipeline every 0.1 s by a background writer.
+transactions) every 0.1 s by a background writer, in pipelines of WRITE_CHUNK.
 
 Explanations use XGBoost's own contribution output, which only `Booster.predict` on
 a DMatrix gives; so the score never builds a DMatrix, and a DMatrix of the rows to
@@ -62,6 +62,8 @@ from api.sentinel.settings import SentinelSettings
 logger = logging.getLogger(__name__)
 
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+# Background writes go in pipelines this long, so the loop serves requests between.
+WRITE_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -380,11 +382,15 @@ class Scorer:
         return written
 
     async def settle(self) -> None:
-        """Write the batched approvals now (reads of counters call this first)."""
-        if self.approvals:
-            batch = list(self.approvals)
-            self.approvals.clear()
-            await self._write_now(batch)
+        """Write the batched approvals now (reads of counters call this first).
+
+        In pipelines of WRITE_CHUNK: preparing one record costs ~0.2 ms of CPU, and
+        a flush of 30 to 60 in one go held the event loop for 3 to 14 ms at 300
+        requests a second, a stall every request arriving meanwhile waited out.
+        """
+        for _ in range(0, len(self.approvals), WRITE_CHUNK):
+            count = min(WRITE_CHUNK, len(self.approvals))
+            await self._write_now([self.approvals.popleft() for _ in range(count)])
 
     async def keep_flushing(self, interval_s: float = 0.1) -> None:
         ticks = 0

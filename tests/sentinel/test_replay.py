@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -96,11 +97,30 @@ def test_replay_sends_the_window_after_warming_the_features(
     assert answer["features"]["customer_count_30d"] > 0
 
 
+def wait_for_quiet_scored_log(client: redis.Redis, quiet_s: float = 1.0) -> None:
+    """Wait until Sentinel's scored log stops growing (its buffer is written).
+
+    Sentinel writes the log a moment after answering; entries of an earlier replay
+    that land after a FLUSHDB would be read as this replay's.
+    """
+    last = client.xlen(STREAM_KEY)
+    quiet_since = time.monotonic()
+    deadline = quiet_since + 30
+    while time.monotonic() - quiet_since < quiet_s:
+        if time.monotonic() > deadline:
+            raise TimeoutError("Sentinel's scored log kept growing for 30 s")
+        time.sleep(0.1)
+        length = client.xlen(STREAM_KEY)
+        if length != last:
+            last, quiet_since = length, time.monotonic()
+
+
 def replay_and_read_scored(
     source: Path, sentinel_url: str, redis_url: str, end_by: pd.Timestamp | None
 ) -> tuple[replay.ReplayReport, pd.DataFrame]:
     """Replay 12 h after 3 days of warm-up into an empty database; what was scored."""
     client = redis.Redis.from_url(redis_url)
+    wait_for_quiet_scored_log(client)
     client.flushdb()
     report = replay.run_replay(
         source,
@@ -116,6 +136,8 @@ def replay_and_read_scored(
     )
     # Sentinel writes its scored log a moment after answering.
     wait_until(lambda: client.xlen(STREAM_KEY) >= report.sent, 10, "scored log")
+    wait_for_quiet_scored_log(client)
+    assert client.xlen(STREAM_KEY) == report.sent
     scored = read_window(
         client, pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp.now(tz="UTC")
     ).frame
