@@ -133,6 +133,7 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
         settings.sentinel_model_alias,
         settings.model_retry_s,
         on_swap=metrics.model_swapped,
+        tree_shap=settings.tree_shap_tables,
     )
 
     @asynccontextmanager

@@ -1,12 +1,13 @@
 """The served fraud model: loaded from the MLflow registry by alias, swapped atomically.
 
-Scores come from the booster's trees walked with numpy (api/sentinel/forest.py,
-used only after it matched XGBoost on split-boundary rows at load) for a few rows,
-and from `Booster.inplace_predict` on a float32 array for larger batches: no DMatrix
-is built to score. Explanations need XGBoost's contribution output, which only
-`predict` on a DMatrix gives, so a one-row DMatrix is built for the explanation alone
-(see api.sentinel.scoring for when the exact TreeSHAP values are computed and when
-the cheaper path attribution is used, and bench/bench_sentinel.py for their cost).
+Scores and their exact TreeSHAP explanations come from tables built at load
+(api/sentinel/treeshap.py), used only after they reproduced XGBoost's own
+`pred_contribs` and margins on split-boundary rows. A model they cannot represent
+is scored by the booster's trees walked with numpy (api/sentinel/forest.py, checked
+the same way) for a few rows and `Booster.inplace_predict` for larger batches (no
+DMatrix is built to score), and explained by XGBoost's `predict` on a DMatrix built
+for the explanation alone (see api.sentinel.scoring for when, and
+bench/bench_sentinel.py for the cost of each path).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from api.common.heap import settle_heap
 from api.sentinel.features import FEATURE_NAMES, POPULATION_DEFAULTS
 from api.sentinel.forest import MAX_ROWS as FOREST_MAX_ROWS
 from api.sentinel.forest import FlatForest, usable_forest
+from api.sentinel.treeshap import MAX_ROWS as TABLE_MAX_ROWS
+from api.sentinel.treeshap import TreeShapTables, usable_tree_shap
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -74,6 +77,8 @@ class LoadedModel:
     """Typical values (training medians) that stand in for Redis in degraded mode."""
     forest: FlatForest | None = field(default=None, repr=False)
     """The same trees as numpy arrays, faster for a few rows (api/sentinel/forest)."""
+    tree_shap: TreeShapTables | None = field(default=None, repr=False)
+    """Exact explanations (and scores) for a few rows (api/sentinel/treeshap)."""
 
     def rows(self, features: list[Mapping[str, float]]) -> FloatRows:
         """Feature dicts as a float32 matrix in the model's column order."""
@@ -88,12 +93,26 @@ class LoadedModel:
             return self.forest.predict(rows)
         return np.asarray(self.booster.inplace_predict(rows), dtype=np.float32)
 
+    def predict_explained(
+        self, rows: FloatRows
+    ) -> tuple[npt.NDArray[np.float32], FloatRows] | None:
+        """(probabilities, exact contributions) in one pass, when the model's
+        TreeSHAP tables loaded and the rows are few; None otherwise (predict, then
+        contributions where needed)."""
+        if self.tree_shap is None or rows.shape[0] > TABLE_MAX_ROWS:
+            return None
+        margins, contributions = self.tree_shap.explain(rows)
+        probabilities = 1.0 / (1.0 + np.exp(-margins))
+        return np.asarray(probabilities, dtype=np.float32), contributions
+
     def contributions(self, rows: FloatRows, exact: bool) -> npt.NDArray[np.float32]:
         """Per-feature contributions in log-odds; the last column is the bias.
 
-        exact: TreeSHAP. Otherwise XGBoost's path attribution (approx_contribs),
-        several times cheaper on deep ensembles.
+        exact: TreeSHAP (from the tables when they loaded). Otherwise XGBoost's path
+        attribution (approx_contribs), several times cheaper than its TreeSHAP.
         """
+        if exact and self.tree_shap is not None:
+            return self.tree_shap.explain(rows)[1]
         # nthread=1: OpenMP threads for a few rows cost more than they save, and
         # on a busy machine their spinning costs milliseconds.
         matrix = xgb.DMatrix(rows, feature_names=list(self.feature_names), nthread=1)
@@ -106,17 +125,21 @@ class LoadedModel:
         """One prediction and one explanation, so the first request pays nothing."""
         row = np.zeros((1, len(self.feature_names)), dtype=np.float32)
         self.predict(row)
+        self.predict_explained(row)
         self.contributions(row, exact=True)
         self.contributions(row, exact=False)
 
 
-def fetch_model(tracking_uri: str, name: str, alias: str) -> LoadedModel:
+def fetch_model(
+    tracking_uri: str, name: str, alias: str, tree_shap: bool = True
+) -> LoadedModel:
     """Resolve `models:/NAME@ALIAS`, download it and build a warmed LoadedModel."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     version = _resolve(client, name, alias)
     booster = _download_booster(tracking_uri, name, str(version.version))
+    forest = usable_forest(booster)
     model = LoadedModel(
         name=name,
         alias=alias,
@@ -127,7 +150,8 @@ def fetch_model(tracking_uri: str, name: str, alias: str) -> LoadedModel:
         feature_names=_checked_feature_names(booster),
         loaded_at=datetime.now(UTC),
         population=_population(tracking_uri, version.run_id),
-        forest=usable_forest(booster),
+        forest=forest,
+        tree_shap=usable_tree_shap(booster, forest) if tree_shap else None,
     )
     model.warm_up()
     return model
@@ -360,8 +384,10 @@ class ModelHolder:
         alias: str,
         retry_s: float,
         on_swap: SwapListener | None = None,
+        tree_shap: bool = True,
     ) -> None:
         self.tracking_uri = tracking_uri
+        self.tree_shap = tree_shap
         self.name = name
         self.alias = alias
         self.retry_s = retry_s
@@ -392,7 +418,11 @@ class ModelHolder:
                 if previous is not None and previous.version == version:
                     return previous, previous
                 model = await asyncio.to_thread(
-                    fetch_model, self.tracking_uri, self.name, self.alias
+                    fetch_model,
+                    self.tracking_uri,
+                    self.name,
+                    self.alias,
+                    self.tree_shap,
                 )
             except ModelUnavailable:
                 raise

@@ -113,9 +113,10 @@ class ScoreOut(BaseModel):
         description="Largest contributions first; empty when explanation is none."
     )
     explanation: Explanation = Field(
-        description="exact: TreeSHAP (review, block, what-if); approximate: "
-        "XGBoost's path attribution (approvals with explain=true); none: an "
-        "approval, not explained unless asked."
+        description="exact: XGBoost's TreeSHAP values (every answer when the "
+        "model's TreeSHAP tables loaded and the batch is at most 64 rows; otherwise "
+        "review, block and what-if); approximate: XGBoost's path attribution "
+        "(other approvals with explain=true); none: such an approval, not asked."
     )
     model: ModelRef
     degraded: bool = Field(

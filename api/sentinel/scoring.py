@@ -1,19 +1,19 @@
 """Scoring a transaction: online features, the model, a band, reasons, a case.
 
-Hot path: one Redis round trip reads and updates the features, the model gives the
-score (LoadedModel.predict: the flat forest for one row, else `inplace_predict`);
-a review or block opens its case in a second round trip before the
-answer, while approvals are recorded (day counters, the customer's recent
-transactions) every 0.1 s by a background writer, in pipelines of WRITE_CHUNK.
+Hot path: one Redis round trip reads and updates the features; the model's TreeSHAP
+tables (api/sentinel/treeshap.py) give the score and its exact explanation in one
+pass of about 0.13 ms, so every answer carries its top reasons; a review or block
+opens its case in a second round trip before the answer, while approvals are
+recorded (day counters, the customer's recent transactions) every 0.1 s by a
+background writer, in pipelines of WRITE_CHUNK.
 
-Explanations use XGBoost's own contribution output, which only `Booster.predict` on
-a DMatrix gives; so the score never builds a DMatrix, and a DMatrix of the rows to
-explain is built only when an explanation is needed: exact TreeSHAP for review and
-block (the case snapshot keeps every contribution) and for what-if; nothing for an
-approval unless the caller asks (`explain=true`), then XGBoost's cheaper path
-attribution (approx_contribs). Measured in bench/bench_sentinel.py: with the
-200-tree model, TreeSHAP costs several times the score itself, and approvals are
-~98% of traffic. Each answer says which it got (`explanation`).
+A model the tables cannot represent (or TREE_SHAP_TABLES=false, or a batch of more
+than treeshap.MAX_ROWS) falls back to the flat forest or `inplace_predict` for the
+score and to XGBoost's `pred_contribs` on a DMatrix for explanations: exact
+TreeSHAP for review and block (the case snapshot keeps every contribution) and for
+what-if; nothing for an approval unless the caller asks
+(`explain=true`), then XGBoost's cheaper path attribution (approx_contribs).
+Each answer says which it got (`explanation`).
 
 Degraded mode: when Redis fails or exceeds its budget, the features fall back to
 neutral values, the answer says `degraded: true`, an amount above the configured
@@ -165,13 +165,18 @@ class Scorer:
         model = self._models.require()
         items = [await self._with_features(model, tx) for tx in transactions]
         rows = model.rows([item.features for item in items])
-        scores = model.predict(rows)
+        explained = model.predict_explained(rows)
+        scores = model.predict(rows) if explained is None else explained[0]
         answers, records = [], []
         bands = [
             self.policy.band(float(s), it.event.amount, it.degraded_reason is not None)
             for s, it in zip(scores, items, strict=True)
         ]
-        kinds, contributions = _explain(model, rows, bands, explain)
+        if explained is None:
+            kinds, contributions = _explain(model, rows, bands, explain)
+        else:  # every answer explained exactly, at no extra pass
+            kinds = ["exact"] * len(items)
+            contributions = list(explained[1])
         for i, item in enumerate(items):
             answer, record = self._answer(
                 model, item, float(scores[i]), bands[i], kinds[i], contributions[i]

@@ -58,6 +58,13 @@ class SentinelSettings(ServiceSettings):
     reasons_top_k: int = Field(
         5, ge=1, le=50, description="How many feature contributions a score explains."
     )
+    tree_shap_tables: bool = Field(
+        True,
+        description="Explain with TreeSHAP tables built at model load (checked "
+        "against XGBoost's pred_contribs first; every answer then carries exact "
+        "reasons). false: ask XGBoost itself for every explanation, exact for cases "
+        "only (see api/sentinel/treeshap.py).",
+    )
     model_retry_s: float = Field(
         5.0,
         gt=0,

@@ -7,7 +7,9 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
+import xgboost as xgb
 
 from api.sentinel.features import FEATURE_NAMES
 from tests.sentinel.support import (
@@ -42,9 +44,7 @@ def test_a_score_has_band_reasons_model_and_no_degradation(
         "block" if body["score"] >= 0.9 else "review" if body["score"] >= 0.5 else None
     )
     assert body["band"] == (expected_band or "approve")
-    assert body["explanation"] == (
-        "approximate" if body["band"] == "approve" else "exact"
-    )
+    assert body["explanation"] == "exact"  # the model's TreeSHAP tables loaded
     assert body["model"] == {
         "name": registered_model.name,
         "alias": "champion",
@@ -65,15 +65,65 @@ def test_a_score_has_band_reasons_model_and_no_degradation(
             assert reason["value"] == 42.5
 
 
-def test_approvals_are_explained_only_when_asked_and_cases_always_exactly(
+def test_with_tables_every_answer_is_explained_exactly_as_xgboost_would(
     sentinel_redis_url: str, registered_model: RegisteredModel
 ) -> None:
+    """Approvals carry exact reasons too, and a case's snapshot holds XGBoost's own
+    pred_contribs for the features it records."""
+
+    async def scenario(review: float) -> tuple[list[dict[str, Any]], Any, Any]:
+        settings = sentinel_settings(
+            sentinel_redis_url,
+            registered_model,
+            review_threshold=review,
+            block_threshold=1.0,
+        )
+        async with running_app(settings) as client:
+            batch = {"transactions": [transaction(f"t-{review}-{i}") for i in "abc"]}
+            answers = (await client.post("/v1/score/batch", json=batch)).json()
+            cases = [
+                (await client.get(f"/v1/cases/{a['case_id']}")).json()
+                for a in answers["results"]
+                if a["case_id"] is not None
+            ]
+            model = client.app.state.models.current  # type: ignore[attr-defined]
+            return answers["results"], cases, model
+
+    approvals, _, model = run(scenario(1.0))
+    assert model.tree_shap is not None
+    assert [(a["band"], a["explanation"]) for a in approvals] == [
+        ("approve", "exact")
+    ] * 3
+    assert all(len(a["reasons"]) == 5 for a in approvals)
+
+    _, cases, model = run(scenario(0.0))
+    booster = model.booster
+    assert len(cases) == 3
+    for case in cases:
+        snapshot = case["snapshot"]
+        names = booster.feature_names
+        assert names is not None
+        row = np.array([[snapshot["features"][n] for n in names]], dtype=np.float32)
+        matrix = xgb.DMatrix(row, feature_names=names)
+        expected = booster.predict(matrix, pred_contribs=True)[0]
+        got = {c["feature"]: c["contribution"] for c in snapshot["contributions"]}
+        assert snapshot["explanation"] == "exact"
+        assert [got[n] for n in names] == pytest.approx(expected[:-1], abs=1e-4)
+        assert snapshot["bias"] == pytest.approx(float(expected[-1]), abs=1e-4)
+
+
+def test_without_tables_approvals_are_explained_only_when_asked_and_cases_exactly(
+    sentinel_redis_url: str, registered_model: RegisteredModel
+) -> None:
+    """TREE_SHAP_TABLES=false: XGBoost explains, exactly for cases only."""
+
     async def scenario(review: float) -> list[dict[str, Any]]:
         settings = sentinel_settings(
             sentinel_redis_url,
             registered_model,
             review_threshold=review,
             block_threshold=1.0,
+            tree_shap_tables=False,
         )
         async with running_app(settings) as client:
             batch = {"transactions": [transaction(f"e-{review}-{i}") for i in "ab"]}

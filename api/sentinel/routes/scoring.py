@@ -20,8 +20,9 @@ router = APIRouter(prefix="/score", tags=["scoring"])
 Explain = Annotated[
     bool,
     Query(
-        description="Also explain approvals (XGBoost path attribution); review and "
-        "block are always explained exactly."
+        description="Explain approvals too (XGBoost path attribution) when the "
+        "model has no TreeSHAP tables; with tables every answer is explained "
+        "exactly and this changes nothing."
     ),
 ]
 
