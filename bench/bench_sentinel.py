@@ -6,14 +6,18 @@ registers it, warms the online features with a week of that history, then:
 
 - `sentinel_score_p50_ms` / `_p99_ms`: POST /v1/score at a fixed 300 requests per
   second for 30 s (open loop: each request leaves at its scheduled time on one of
-  several keep-alive connections), latency from send to full response;
+  several keep-alive connections), latency from send to full response; three such
+  runs back to back, the median run's figures reported, the lowest and highest
+  run's p99 beside them (`_p99_lowest_run_ms`, `_p99_highest_run_ms`);
 - `sentinel_max_rps`: closed loop, 16 connections kept busy for 10 s;
 - `sentinel_score_50rps_p50_ms` / `_p99_ms`: 50 requests per second for 10 s first,
   the latency when no request waits for another (useful when 300/s saturates), and
   `sentinel_http_floor_p50_ms` / `_p99_ms`: GET /healthz, which does no work, one
   request at a time (what the machine charges any HTTP request);
 - `sentinel_inprocess_p50_ms`: the same features (one Redis round trip) + prediction
-  called in process, with the same model and Redis.
+  called in process, with the same model and Redis; `_inprocess_explained_` the
+  features + score with its exact explanation from the TreeSHAP tables, which is what
+  the service computes for every answer.
 
 That is the shipped layout (docs/adr/0007): the online features on their own Redis
 that fsyncs every second (FEATURES_REDIS_URL), the queue and decisions on the Redis
@@ -27,6 +31,7 @@ requests left the generator), and the machine's load average.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import tempfile
@@ -45,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-sentinel-key"
 RATE = 300
 DURATION_S = 30
+FIXED_RUNS = 3  # the reported fixed-rate figures are the median run's
 LIGHT_RATE = 50
 LIGHT_S = 10
 MAX_RPS_S = 10
@@ -139,7 +145,7 @@ def register(history: pd.DataFrame, tracking_uri: str, name: str) -> None:
 def split(history: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A week to warm the online features, then the payments that are replayed."""
     end = history["timestamp"].max()
-    traffic_start = end - timedelta(days=5)
+    traffic_start = end - timedelta(days=8)
     warm = history[
         (history["timestamp"] > traffic_start - timedelta(days=7))
         & (history["timestamp"] <= traffic_start)
@@ -172,6 +178,7 @@ async def in_process(
 ) -> dict[str, float]:
     """Features + prediction without HTTP, on the same Redis and model."""
     import redis.asyncio as aioredis
+    import xgboost as xgb
 
     from api.sentinel.features import OnlineFeatureStore
     from api.sentinel.model import fetch_model
@@ -182,15 +189,23 @@ async def in_process(
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     store = OnlineFeatureStore(client)  # the warmed-up state the service also uses
     events = [to_event(TransactionIn.model_validate(p)) for p in payloads]
-    scoring, exact, approx = [], [], []
+    scoring, explained, tables, exact, approx = [], [], [], [], []
     for event in events:
         started = time.perf_counter()
         features = await store.update_and_read(event)
         rows = model.rows([features])
+        fetched = time.perf_counter()
         model.predict(rows)
-        scoring.append(time.perf_counter() - started)
+        predicted = time.perf_counter()
+        model.predict_explained(rows)  # what the service does: score and reasons
+        done = time.perf_counter()
+        scoring.append(predicted - started)
+        tables.append(done - predicted)
+        explained.append(fetched - started + done - predicted)
         started = time.perf_counter()
-        model.contributions(rows, exact=True)
+        # XGBoost's own TreeSHAP, the path of a model without tables
+        matrix = xgb.DMatrix(rows, feature_names=list(model.feature_names), nthread=1)
+        model.booster.predict(matrix, pred_contribs=True)
         exact.append(time.perf_counter() - started)
         started = time.perf_counter()
         model.contributions(rows, exact=False)
@@ -199,6 +214,9 @@ async def in_process(
     return {
         "inprocess_p50_ms": ms(np.percentile(scoring, 50)),
         "inprocess_p99_ms": ms(np.percentile(scoring, 99)),
+        "inprocess_explained_p50_ms": ms(np.percentile(explained, 50)),
+        "inprocess_explained_p99_ms": ms(np.percentile(explained, 99)),
+        "explain_tables_p50_ms": ms(np.percentile(tables, 50)),
         "explain_exact_p50_ms": ms(np.percentile(exact, 50)),
         "explain_approx_p50_ms": ms(np.percentile(approx, 50)),
     }
@@ -254,20 +272,39 @@ def http_request(port: int, body: dict[str, Any]) -> bytes:
 
 
 async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, float]:
+    """The figures of one layout; the fixed rate runs FIXED_RUNS times.
+
+    On this shared virtual machine the p99 of one 30 s run moved between 3.4 and
+    5.3 ms from run to run with nothing changed; the figure is the median run's,
+    with the lowest and highest beside it.
+    """
     requests = [http_request(port, body) for body in payloads]
     fixed = RATE * DURATION_S
-    needed = 200 + LIGHT_RATE * LIGHT_S + fixed + 5000
+    light_end = 200 + LIGHT_RATE * LIGHT_S
+    needed = light_end + fixed * FIXED_RUNS + 5000
     if len(requests) < needed:
         raise RuntimeError(f"need {needed} payloads, have {len(requests)}")
     await warm_server(port, requests[:200])
-    floor = await http_floor(port)
-    # A light load first: the service's own latency when nothing queues.
-    light_end = 200 + LIGHT_RATE * LIGHT_S
-    light, _, light_errors = await open_loop(port, requests[200:light_end], LIGHT_RATE)
-    latencies, late, errors = await open_loop(
-        port, requests[light_end : light_end + fixed], RATE
-    )
-    rps, max_errors = await closed_loop(port, requests[light_end + fixed :])
+    runs = []
+    with generator_without_gc():
+        floor = await http_floor(port)
+        # A light load first: the service's own latency when nothing queues.
+        light, _, light_errors = await open_loop(
+            port, requests[200:light_end], LIGHT_RATE
+        )
+        errors = light_errors
+        for run in range(FIXED_RUNS):
+            start = light_end + run * fixed
+            latencies, late, run_errors = await open_loop(
+                port, requests[start : start + fixed], RATE
+            )
+            runs.append((float(np.percentile(latencies, 99)), latencies, late))
+            errors += run_errors
+        rps, max_errors = await closed_loop(
+            port, requests[light_end + fixed * FIXED_RUNS :]
+        )
+    runs.sort(key=lambda run: run[0])
+    _, latencies, late = runs[len(runs) // 2]
     return {
         "http_floor_p50_ms": ms(np.percentile(floor, 50)),
         "http_floor_p99_ms": ms(np.percentile(floor, 99)),
@@ -275,11 +312,31 @@ async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, floa
         f"score_{LIGHT_RATE}rps_p99_ms": ms(np.percentile(light, 99)),
         "score_p50_ms": ms(np.percentile(latencies, 50)),
         "score_p99_ms": ms(np.percentile(latencies, 99)),
-        "score_max_ms": ms(max(latencies)),
+        "score_p99_lowest_run_ms": ms(runs[0][0]),
+        "score_p99_highest_run_ms": ms(runs[-1][0]),
+        "score_max_ms": ms(max(max(run[1]) for run in runs)),
         "score_late_start_p99_ms": ms(np.percentile(late, 99)),
-        "score_errors": float(light_errors + errors + max_errors),
+        "score_errors": float(errors + max_errors),
         "max_rps": round(rps, 1),
     }
+
+
+@contextmanager
+def generator_without_gc() -> Iterator[None]:
+    """No garbage collection in the load generator while it measures.
+
+    This process also trained the model and holds the history: ~290,000 tracked
+    objects, and a full collection of them stopped the generator for 100 to 180 ms.
+    It then sent the ~50 requests that had come due at once, and their queue was
+    measured as the server's latency (the p99 at 300/s went from ~4 ms to 7-11 ms).
+    The server freezes its own heap after loading a model (api/common/heap.py).
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def http_floor(port: int, count: int = 1000) -> list[float]:
