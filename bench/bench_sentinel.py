@@ -276,7 +276,11 @@ async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, floa
 
     On this shared virtual machine the p99 of one 30 s run moved between 3.4 and
     5.3 ms from run to run with nothing changed; the figure is the median run's,
-    with the lowest and highest beside it.
+    with the lowest and highest beside it. The machine also runs work that follows
+    an idle pause slower: after 20 ms of sleep, the features' Redis round trip took
+    1.05 to 1.09 ms instead of 0.44 to 0.55 ms and the TreeSHAP tables 0.38 to
+    0.40 ms instead of 0.16 to 0.24 ms. That is why the 50/s figures are slower
+    than the 300/s ones.
     """
     requests = [http_request(port, body) for body in payloads]
     fixed = RATE * DURATION_S
