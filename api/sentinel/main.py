@@ -5,23 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from api.common.app import CheckResult, ReadinessCheck, add_operational_routes
-from api.common.auth import API_KEY_HEADER, api_key_guard
+from api.common.auth import api_key_guard
 from api.common.errors import error_body
 from api.common.logging import configure_logging
 from api.common.settings import load_settings
@@ -109,18 +107,6 @@ async def redis_unavailable(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=503)
 
 
-def inline_key_guard(secret: SecretStr) -> Callable[..., Awaitable[None]]:
-    """The shared X-API-Key check, run inline: as the plain `def` dependency that
-    api_key_guard returns, FastAPI would send it to a thread pool on every request."""
-    check = api_key_guard(secret)
-    scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
-
-    async def require_key(provided: str | None = Security(scheme)) -> None:
-        check(provided)
-
-    return require_key
-
-
 def create_app(settings: SentinelSettings | None = None) -> FastAPI:
     """Build the Sentinel app; settings come from the environment when not given."""
     settings = settings or load_settings(SentinelSettings, "sentinel")
@@ -174,7 +160,7 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
     app.add_exception_handler(RedisError, redis_unavailable)
     v1 = APIRouter(
         prefix="/v1",
-        dependencies=[Depends(inline_key_guard(settings.sentinel_api_key))],
+        dependencies=[Depends(api_key_guard(settings.sentinel_api_key))],
     )
 
     @v1.get("/whoami", summary="Confirms the API key is accepted")
