@@ -9,7 +9,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.workbench import SLOW, assert_no_traceback, heading, screenshot
+from tests.e2e.workbench import (
+    SLOW,
+    assert_no_traceback,
+    heading,
+    screenshot,
+    wait_idle,
+)
 from tests.stack import NativeStack
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +61,9 @@ def test_editing_the_amount_of_a_case_changes_its_score(
         re.compile(r"^\s*[+-]?0\.0 points\s*$"), timeout=SLOW
     )
     assert metric_value(page, "Edited score") != before
+    # Until the run ends, the chart drawn before the edit may still be on the page
+    # beside the new one (two titles: a strict-mode violation).
+    wait_idle(page)
     expect(page.get_by_text("Features the edit changed")).to_be_visible()
     expect(page.get_by_text("Reasons before and after")).to_be_visible()
     expect(page.get_by_text("Reasons moving most")).to_be_visible()
