@@ -49,6 +49,10 @@ def redis_client(url: str, timeout_ms: float, retries: int) -> aioredis.Redis:
     )
 
 
+# How long the shutdown waits for the background tasks it cancelled.
+SHUTDOWN_WAIT_S = 5.0
+
+
 def connect_redis(
     settings: SentinelSettings,
 ) -> tuple[aioredis.Redis, aioredis.Redis, aioredis.Redis]:
@@ -143,7 +147,9 @@ def create_app(settings: SentinelSettings | None = None) -> FastAPI:
         yield
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_S)
+        for task in stuck:  # the shutdown goes on; what they held is written below
+            logger.error("background_task_stuck", extra={"task": task.get_name()})
         await write_pending(app.state.scorer)
         for client in {id(c): c for c in (fast, store, labels)}.values():
             await client.aclose()  # type: ignore[attr-defined]  # stubs predate it

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import time
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +202,29 @@ def test_reload_swaps_the_model_without_failing_a_request(
         assert again["changed"] is False
         assert f'version="{second}"' in metrics and f'version="{first}"' not in metrics
 
-    asyncio.run(scenario())
+    asyncio.run(within(scenario(), seconds=120))
+
+
+async def within(scenario: Coroutine[Any, Any, None], seconds: float) -> None:
+    """Run the scenario; past the deadline, fail with the stack of every task.
+
+    One full-suite CI run on 2026-12-04 hung in this test with the event loop idle
+    (not reproduced in 13 runs alone); pytest-timeout could only show the loop's
+    select(). The task stacks say which await never completed.
+    """
+    task = asyncio.ensure_future(scenario)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        return task.result()
+    stacks = []
+    for pending in asyncio.all_tasks():
+        if pending is asyncio.current_task():
+            continue
+        buffer = io.StringIO()
+        pending.print_stack(file=buffer)
+        stacks.append(buffer.getvalue() + "  awaiting: " + " -> ".join(awaits(pending)))
+    task.cancel()
+    pytest.fail(f"no answer within {seconds} s; pending tasks:\n" + "\n".join(stacks))
 
 
 def test_features_can_live_in_their_own_redis(
@@ -248,3 +272,20 @@ def test_features_can_live_in_their_own_redis(
     finally:
         features.close()
         queue.close()
+
+
+def awaits(task: asyncio.Task[Any]) -> list[str]:
+    """Where each coroutine in the task's await chain is suspended (print_stack
+    shows only the outermost one)."""
+    found = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            found.append(
+                f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})"
+            )
+        awaited = getattr(awaited, "cr_await", None) or getattr(
+            awaited, "gi_yieldfrom", None
+        )
+    return found
