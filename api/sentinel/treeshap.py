@@ -1,9 +1,9 @@
 """XGBoost's exact TreeSHAP values for a few rows, from tables built when a model loads.
 
-`Booster.predict(pred_contribs=True)` needs a DMatrix and took 0.9 ms for one row of
-the 200-tree model (0.3 ms a row in batches): the most expensive step of every
-answer that opens a case. The values themselves follow a closed form that lets most
-of that work be done once per model.
+`Booster.predict(pred_contribs=True)` needs a DMatrix and took 1.05 to 1.1 ms for
+one row of the 200-tree model (0.3 ms a row in batches): the most expensive step of
+every answer that opens a case. The values themselves follow a closed form that
+lets most of that work be done once per model.
 
 Path-dependent TreeSHAP (the algorithm behind pred_contribs) splits over leaves. A
 leaf with value v, reached through splits on the distinct features U (d = |U|), adds
@@ -17,8 +17,9 @@ path's splits on feature j, and o_j is 1 when the row goes the path's way at eve
 one of those splits, else 0. A row enters only through the bits o, so the values of
 each leaf for all 2^d bit patterns are computed here, once; explaining a row is then
 one branch test per node, one bit pattern per leaf, one table look-up per (leaf,
-feature) pair and one sum per feature: about 0.13 ms for that model. The bias
-column is the expected value of every tree plus the base margin, as in XGBoost.
+feature) pair and one sum per feature: 0.22 to 0.25 ms for that model in
+bench/bench_sentinel.py. The bias column is the expected value of every tree plus
+the base margin, as in XGBoost.
 
 `usable_tree_shap` uses the tables only after they reproduced XGBoost's own
 pred_contribs on rows that sit on every split threshold; otherwise the service keeps
@@ -48,8 +49,8 @@ logger = logging.getLogger(__name__)
 MAX_TABLE_VALUES = 8_000_000
 MAX_DISTINCT_FEATURES = 16
 CHECK_ROWS = 512
-# Rows go one at a time (0.13 ms each); a larger batch is scored by inplace_predict
-# and only its cases are explained, by XGBoost, which is cheaper per row in bulk.
+# Rows go one at a time (0.22 to 0.25 ms each): a larger batch is scored by
+# inplace_predict, much cheaper per row in bulk, and only its cases are explained.
 MAX_ROWS = 64
 # XGBoost sums float32 values over all trees; so do the tables, in another order.
 TOLERANCE = 1e-4
