@@ -117,8 +117,8 @@ def measure(
             if features_at == redis_url
             else {**env, "FEATURES_REDIS_URL": features_at}
         )
-        with live_sentinel(folder, layout) as port:
-            measured.update(on_uvloop(load_test(port, payloads)))
+        with live_sentinel(folder, layout) as (port, pid):
+            measured.update(on_uvloop(load_test(port, pid, payloads)))
         figures.update({f"{prefix}_{name}": value for name, value in measured.items()})
     # Other work on the machine weighs on every figure: record how busy it was.
     figures["sentinel_bench_load_average_1m"] = round(os.getloadavg()[0], 2)
@@ -238,12 +238,27 @@ async def in_process(
 
 
 @contextmanager
-def live_sentinel(folder: Path, settings: dict[str, str]) -> Iterator[int]:
+def live_sentinel(folder: Path, settings: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """(port, process id) of Sentinel under uvicorn."""
     from tests.support import running_api
 
     log = folder / "sentinel.log"
     with running_api("api.sentinel.main:create_app", settings, log) as api:
-        yield api.port
+        yield api.port, api.pid
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stolen_s() -> float:
+    """CPU seconds the hypervisor gave other guests while ours were runnable
+    (the steal column of /proc/stat, all CPUs; 0 on a machine that is no guest)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    steal = int(fields[8]) if len(fields) > 8 else 0
+    return steal / os.sysconf("SC_CLK_TCK")
 
 
 class Connection:
@@ -283,7 +298,9 @@ def http_request(port: int, body: dict[str, Any]) -> bytes:
     return head.encode() + data
 
 
-async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, float]:
+async def load_test(
+    port: int, pid: int, payloads: list[dict[str, Any]]
+) -> dict[str, float]:
     """The figures of one layout; the fixed rate runs FIXED_RUNS times.
 
     On this shared virtual machine the p99 of one 30 s run moved between 3.4 and
@@ -292,7 +309,9 @@ async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, floa
     an idle pause slower: after 20 ms of sleep, the features' Redis round trip took
     1.05 to 1.09 ms instead of 0.44 to 0.55 ms and the TreeSHAP tables 0.38 to
     0.40 ms instead of 0.16 to 0.24 ms. That is why the 50/s figures are slower
-    than the 300/s ones.
+    than the 300/s ones. Each run also records the server's CPU per request and
+    the time the hypervisor took the CPUs away (`_run<N>_steal_ms`), which is what
+    moves a run's p99 most.
     """
     requests = [http_request(port, body) for body in payloads]
     fixed = RATE * DURATION_S
@@ -302,6 +321,7 @@ async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, floa
         raise RuntimeError(f"need {needed} payloads, have {len(requests)}")
     await warm_server(port, requests[:200])
     runs = []
+    per_run: dict[str, float] = {}
     with generator_without_gc():
         floor = await http_floor(port)
         # A light load first: the service's own latency when nothing queues.
@@ -311,8 +331,14 @@ async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, floa
         errors = light_errors
         for run in range(FIXED_RUNS):
             start = light_end + run * fixed
+            cpu, steal = process_cpu_s(pid), stolen_s()
             latencies, late, run_errors = await open_loop(
                 port, requests[start : start + fixed], RATE
+            )
+            per_run[f"score_run{run + 1}_p99_ms"] = ms(np.percentile(latencies, 99))
+            per_run[f"score_run{run + 1}_steal_ms"] = ms(stolen_s() - steal)
+            per_run[f"score_run{run + 1}_server_cpu_ms_per_request"] = ms(
+                (process_cpu_s(pid) - cpu) / fixed
             )
             runs.append((float(np.percentile(latencies, 99)), latencies, late))
             errors += run_errors
@@ -334,6 +360,7 @@ async def load_test(port: int, payloads: list[dict[str, Any]]) -> dict[str, floa
         "score_late_start_p99_ms": ms(np.percentile(late, 99)),
         "score_errors": float(errors + max_errors),
         "max_rps": round(rps, 1),
+        **per_run,
     }
 
 
