@@ -313,9 +313,9 @@ async def load_test(
     0.40 ms instead of 0.16 to 0.24 ms. That is why the 50/s figures are slower
     than the 300/s ones. Each run also records the server's CPU per request and
     the time the hypervisor took the CPUs away (`_run<N>_steal_ms`), which is what
-    moves a run's p99 most: in four benchmarks of one build, runs with 0 to 40 ms
-    stolen had p99s of 3.2 to 4.9 ms, one with 380 ms 5.25 ms, and runs with 2.5
-    to 5.5 s stolen 11 to 16.7 ms.
+    moves a run's p99 most: in four benchmarks of one build, runs with 0 to 80 ms
+    stolen had p99s of 3.2 to 4.9 ms, one with 380 ms 5.25 ms, and three of the
+    one-Redis layout with 2.5 to 5.5 s stolen 11 to 16.7 ms.
     """
     requests = [http_request(port, body) for body in payloads]
     fixed = RATE * DURATION_S
