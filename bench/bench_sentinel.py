@@ -339,12 +339,13 @@ async def load_test(
             latencies, late, run_errors = await open_loop(
                 port, requests[start : start + fixed], RATE
             )
-            per_run[f"score_run{run + 1}_p99_ms"] = ms(np.percentile(latencies, 99))
+            p99 = float(np.percentile(latencies, 99))
+            per_run[f"score_run{run + 1}_p99_ms"] = ms(p99)
             per_run[f"score_run{run + 1}_steal_ms"] = ms(stolen_s() - steal)
             per_run[f"score_run{run + 1}_server_cpu_ms_per_request"] = ms(
                 (process_cpu_s(pid) - cpu) / fixed
             )
-            runs.append((float(np.percentile(latencies, 99)), latencies, late))
+            runs.append((p99, latencies, late))
             errors += run_errors
         rps, max_errors = await closed_loop(
             port, requests[light_end + fixed * FIXED_RUNS :]

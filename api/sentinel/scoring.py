@@ -2,10 +2,11 @@
 
 Hot path: one Redis round trip reads and updates the features; the model's TreeSHAP
 tables (api/sentinel/treeshap.py) give the score and its exact explanation in one
-pass of 0.22 to 0.25 ms (bench/bench_sentinel.py), so every answer carries its top
-reasons; a review or block opens its case in a second round trip before the
-answer, while approvals are recorded (day counters, the customer's recent
-transactions) every 0.1 s by a background writer, in pipelines of WRITE_CHUNK.
+pass of 0.19 to 0.40 ms (bench/bench_sentinel.py, as busy as the machine is), so
+every answer carries its top reasons; a review or block opens its case in a second
+round trip before the answer, while approvals are recorded (day counters, the
+customer's recent transactions) every 0.1 s by a background writer, in pipelines
+of WRITE_CHUNK.
 
 A model the tables cannot represent (or TREE_SHAP_TABLES=false, or a batch of more
 than treeshap.MAX_ROWS) falls back to the flat forest or `inplace_predict` for the

@@ -208,9 +208,10 @@ def test_reload_swaps_the_model_without_failing_a_request(
 async def within(scenario: Coroutine[Any, Any, None], seconds: float) -> None:
     """Run the scenario; past the deadline, fail with the stack of every task.
 
-    One full-suite CI run on 2026-12-04 hung in this test with the event loop idle
-    (not reproduced in 13 runs alone); pytest-timeout could only show the loop's
-    select(). The task stacks say which await never completed.
+    This test once hung with the event loop idle, and pytest-timeout could only show
+    the loop's select(); these stacks showed the shutdown waiting for a cancelled
+    writer (fixed in Scorer.keep_flushing). If a hang comes back, they say which
+    await never completed.
     """
     task = asyncio.ensure_future(scenario)
     done, _ = await asyncio.wait({task}, timeout=seconds)
@@ -225,6 +226,23 @@ async def within(scenario: Coroutine[Any, Any, None], seconds: float) -> None:
         stacks.append(buffer.getvalue() + "  awaiting: " + " -> ".join(awaits(pending)))
     task.cancel()
     pytest.fail(f"no answer within {seconds} s; pending tasks:\n" + "\n".join(stacks))
+
+
+def awaits(task: asyncio.Task[Any]) -> list[str]:
+    """Where each coroutine in the task's await chain is suspended (print_stack
+    shows only the outermost one)."""
+    found = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            found.append(
+                f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})"
+            )
+        awaited = getattr(awaited, "cr_await", None) or getattr(
+            awaited, "gi_yieldfrom", None
+        )
+    return found
 
 
 def test_features_can_live_in_their_own_redis(
@@ -272,20 +290,3 @@ def test_features_can_live_in_their_own_redis(
     finally:
         features.close()
         queue.close()
-
-
-def awaits(task: asyncio.Task[Any]) -> list[str]:
-    """Where each coroutine in the task's await chain is suspended (print_stack
-    shows only the outermost one)."""
-    found = []
-    awaited: Any = task.get_coro()
-    while awaited is not None:
-        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
-        if frame is not None:
-            found.append(
-                f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})"
-            )
-        awaited = getattr(awaited, "cr_await", None) or getattr(
-            awaited, "gi_yieldfrom", None
-        )
-    return found
